@@ -1,0 +1,165 @@
+"""Every exception smolkernel raises, in three families kept apart.
+
+::
+
+    SmolkernelError
+    ├── AgentError                 the model sees these and can retry
+    │   ├── AgentParsingError      reply has no code / malformed tool call
+    │   ├── AgentToolCallError     unknown tool, bad arguments
+    │   ├── AgentToolExecutionError  a tool raised
+    │   ├── AgentExecutionError    generated code raised
+    │   └── ModelCallError         the model call failed (HTTP error, timeout,
+    │                              malformed reply) after its retries
+    ├── ConfigurationError         the user's set-up is wrong; the message says
+    │   │                          how to fix it
+    │   ├── ToolDefinitionError    a bad @tool or Tool subclass
+    │   ├── UnknownModelError      a model spec that resolves to nothing
+    │   ├── MissingAPIKeyError     a provider key is not set
+    │   ├── MissingExtraError      an optional dependency is not installed
+    │   └── UnknownExecutorError   an executor name that is not known
+    └── RunError                   the run itself failed
+        ├── MaxStepsReached        no final answer within max_steps
+        ├── ExecutorError          the executor could not run code
+        │   ├── ExecutionTimeout   one execution exceeded its timeout
+        │   └── ExecutorDied       the sandbox/kernel died (workspace lost)
+        ├── ScriptExhausted        a ScriptedModel ran out of responses
+        └── RunInterrupted         interrupt() or KeyboardInterrupt
+
+Exceptions never log in their constructor; they only carry a message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SmolkernelError",
+    "AgentError",
+    "AgentParsingError",
+    "AgentToolCallError",
+    "AgentToolExecutionError",
+    "AgentExecutionError",
+    "ModelCallError",
+    "ConfigurationError",
+    "ToolDefinitionError",
+    "UnknownModelError",
+    "MissingAPIKeyError",
+    "MissingExtraError",
+    "UnknownExecutorError",
+    "RunError",
+    "MaxStepsReached",
+    "ExecutorError",
+    "ExecutionTimeout",
+    "ExecutorDied",
+    "ScriptExhausted",
+    "RunInterrupted",
+]
+
+
+class SmolkernelError(Exception):
+    """Base of every smolkernel exception."""
+
+
+# -- errors the model sees -------------------------------------------------
+
+
+class AgentError(SmolkernelError):
+    """An error inside a step; its message is shown to the model."""
+
+
+class AgentParsingError(AgentError):
+    """The model's reply could not be parsed into code or tool calls."""
+
+
+class AgentToolCallError(AgentError):
+    """A tool call named an unknown tool or passed bad arguments."""
+
+
+class AgentToolExecutionError(AgentError):
+    """A tool raised while running."""
+
+
+class AgentExecutionError(AgentError):
+    """Generated code raised while running."""
+
+
+class ModelCallError(AgentError):
+    """A model call failed after its retries (HTTP error, timeout, bad reply).
+
+    Attributes:
+        status_code: the HTTP status, when there was one.
+        retryable: whether the failure was transient (429, 5xx, timeout).
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.status_code = status_code
+        self.retryable = retryable
+
+
+# -- configuration errors --------------------------------------------------
+
+
+class ConfigurationError(SmolkernelError):
+    """The user's configuration is wrong; the message says how to fix it."""
+
+
+class ToolDefinitionError(ConfigurationError):
+    """A tool definition is invalid (raised when the tool is defined)."""
+
+
+class UnknownModelError(ConfigurationError):
+    """A model spec does not resolve to any backend."""
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """A provider's API key is not set."""
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """An optional dependency is missing; the message names the extra."""
+
+    def __init__(self, package: str, extra: str, feature: str | None = None):
+        what = feature or package
+        super().__init__(
+            f"{what} needs the '{package}' package, which is not installed. "
+            f'Install it with: pip install "smolkernel[{extra}]"'
+        )
+        self.package = package
+        self.extra = extra
+
+
+class UnknownExecutorError(ConfigurationError):
+    """An executor name that smolkernel does not know."""
+
+
+# -- run failures ----------------------------------------------------------
+
+
+class RunError(SmolkernelError):
+    """The run itself failed, as opposed to one step of it."""
+
+
+class MaxStepsReached(RunError):
+    """No final answer was given within ``max_steps``."""
+
+
+class ExecutorError(RunError):
+    """The executor could not run the code."""
+
+
+class ExecutionTimeout(ExecutorError):
+    """One execution exceeded its timeout and was interrupted."""
+
+
+class ExecutorDied(ExecutorError):
+    """The executor's process died; its workspace was lost."""
+
+
+class ScriptExhausted(RunError):
+    """A ScriptedModel was asked for more responses than it was given."""
+
+
+class RunInterrupted(RunError, KeyboardInterrupt):
+    """The run was interrupted by the user.
+
+    Also a ``KeyboardInterrupt`` so that shells treat it as one.
+    """

@@ -1,0 +1,209 @@
+"""Tools: what an agent can call. ``Tool`` subclasses hold state; ``@tool`` wraps a function.
+
+A tool is checked when it is defined: a missing description or ``Args:``
+entry, an unsupported type hint, or a reserved name raises
+``ToolDefinitionError`` naming the tool and the fix. Arguments are checked
+again at call time; a bad call raises ``AgentToolCallError``, which the agent
+turns into an observation the model can act on.
+"""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ..exceptions import AgentToolCallError, ToolDefinitionError
+from .schema import JSON_TYPES, check_value, python_annotation
+
+__all__ = ["Tool", "RESERVED_NAMES"]
+
+RESERVED_NAMES = frozenset(
+    {"print", "input", "open", "exec", "eval", "compile", "globals", "locals", "vars", "dir", "help", "exit", "quit",
+     "len", "range", "type", "object", "list", "dict", "set", "str", "int", "float", "bool", "tuple", "id", "super"}
+)
+"""Names a tool may not take: they would shadow builtins in generated code."""
+
+
+class Tool:
+    """A capability the agent can call.
+
+    Subclasses set the class attributes and implement ``forward`` with one
+    parameter per entry of ``inputs``. Expensive state (a database connection,
+    a model) belongs in ``setup``, which runs once, on the first call.
+
+    Attributes:
+        name: a Python identifier, unique among an agent's tools.
+        description: what the tool does, for the model.
+        inputs: ``{arg: {"type": <json type>, "description": ..., "nullable": bool}}``.
+        output_type: the JSON type of the result (``"any"`` when it varies).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    inputs: ClassVar[dict[str, dict[str, Any]]] = {}
+    output_type: ClassVar[str] = "any"
+    output_schema: ClassVar[dict[str, Any] | None] = None
+
+    def __init__(self) -> None:
+        self._setup_done = False
+        self._setup_lock = threading.Lock()
+        validate_tool(self)
+
+    def setup(self) -> None:
+        """Create expensive state; runs once, before the first call."""
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Do the work. Subclasses implement this."""
+        raise NotImplementedError(f"tool {self.name!r} does not implement forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Check the arguments, run ``setup`` once, then ``forward``.
+
+        Raises:
+            AgentToolCallError: unknown, missing or mistyped arguments.
+        """
+        arguments = self.bind_arguments(args, kwargs)
+        self.ensure_setup()
+        return self.forward(**arguments)
+
+    def ensure_setup(self) -> None:
+        """Run ``setup`` if it has not run yet (thread-safe)."""
+        if not self._setup_done:
+            with self._setup_lock:
+                if not self._setup_done:
+                    self.setup()
+                    self._setup_done = True
+
+    # -- arguments ---------------------------------------------------------
+
+    def bind_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Map positional and keyword arguments to ``inputs`` and check their types.
+
+        A single dict positional argument whose keys are all input names is
+        accepted as the keyword arguments (models often call ``tool({...})``).
+        """
+        names = list(self.inputs)
+        if len(args) == 1 and not kwargs and isinstance(args[0], dict) and args[0] and set(args[0]) <= set(names) and not (len(names) == 1 and self.inputs[names[0]]["type"] == "object"):
+            args, kwargs = (), dict(args[0])
+        if len(args) > len(names):
+            raise AgentToolCallError(f"{self.name}() takes {len(names)} argument(s) but {len(args)} were given. Usage: {self.usage()}")
+        bound = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in self.inputs:
+                raise AgentToolCallError(f"{self.name}() got an unexpected argument {key!r}; its arguments are: {', '.join(names) or 'none'}. Usage: {self.usage()}")
+            if key in bound:
+                raise AgentToolCallError(f"{self.name}() got two values for argument {key!r}")
+            bound[key] = value
+        for key, spec in self.inputs.items():
+            if key not in bound:
+                if spec.get("nullable") or "default" in spec:
+                    continue
+                raise AgentToolCallError(f"{self.name}() is missing the required argument {key!r}. Usage: {self.usage()}")
+            problem = check_value(bound[key], spec)
+            if problem:
+                raise AgentToolCallError(f"{self.name}(): argument {key!r} {problem}. Usage: {self.usage()}")
+        return bound
+
+    # -- how the model sees the tool --------------------------------------
+
+    def usage(self) -> str:
+        """A one-line call signature, e.g. ``search(query: str, limit: int = 5) -> list``."""
+        parts = []
+        for key, spec in self.inputs.items():
+            part = f"{key}: {python_annotation(spec)}"
+            if "default" in spec:
+                part += f" = {spec['default']!r}"
+            elif spec.get("nullable"):
+                part += " = None"
+            parts.append(part)
+        return f"{self.name}({', '.join(parts)}) -> {python_annotation({'type': self.output_type})}"
+
+    def to_code_prompt(self) -> str:
+        """The Python signature and docstring shown to a CodeAgent."""
+        lines = [f"def {self.usage()}:", f'    """{self.description.strip()}']
+        if self.inputs:
+            lines.append("")
+            lines.append("    Args:")
+            for key, spec in self.inputs.items():
+                lines.append(f"        {key}: {spec.get('description', '').strip()}")
+        lines.append('    """')
+        return "\n".join(lines)
+
+    def to_json_schema(self) -> dict[str, Any]:
+        """The tool as an OpenAI-style function definition (native tool calling)."""
+        properties = {}
+        required = []
+        for key, spec in self.inputs.items():
+            prop = {k: v for k, v in spec.items() if k not in ("nullable", "default")}
+            if prop.get("type") == "any":
+                prop.pop("type")
+            properties[key] = prop
+            if not spec.get("nullable") and "default" not in spec:
+                required.append(key)
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description.strip(),
+                "parameters": {"type": "object", "properties": properties, "required": required},
+            },
+        }
+
+    def __repr__(self) -> str:
+        return f"<Tool {self.usage()}>"
+
+
+class FunctionTool(Tool):
+    """A tool made by ``@tool`` from a plain function (instances set their own attributes)."""
+
+    def __init__(self, function: Callable[..., Any], name: str, description: str, inputs: dict[str, dict[str, Any]], output_type: str):
+        self.name = name  # type: ignore[misc]
+        self.description = description  # type: ignore[misc]
+        self.inputs = inputs  # type: ignore[misc]
+        self.output_type = output_type  # type: ignore[misc]
+        self.function = function
+        self.__doc__ = function.__doc__
+        self.__wrapped__ = function
+        super().__init__()
+
+    def forward(self, **kwargs: Any) -> Any:
+        return self.function(**kwargs)
+
+
+def validate_tool(tool: Tool) -> None:
+    """Check a tool's definition.
+
+    Raises:
+        ToolDefinitionError: naming the tool, the problem and the fix.
+    """
+    label = tool.name or type(tool).__name__
+    if not isinstance(tool.name, str) or not tool.name.isidentifier() or keyword.iskeyword(tool.name):
+        raise ToolDefinitionError(f"tool {label!r}: name must be a Python identifier; set `name = \"my_tool\"`")
+    if tool.name in RESERVED_NAMES:
+        raise ToolDefinitionError(f"tool {tool.name!r}: the name shadows a Python builtin; choose another name")
+    if not isinstance(tool.description, str) or not tool.description.strip():
+        raise ToolDefinitionError(f"tool {tool.name!r}: the description is missing; give the function a docstring (or set `description`)")
+    if not isinstance(tool.inputs, dict):
+        raise ToolDefinitionError(f"tool {tool.name!r}: `inputs` must be a dict of argument name -> {{'type': ..., 'description': ...}}")
+    for key, spec in tool.inputs.items():
+        if not isinstance(spec, dict) or "type" not in spec or "description" not in spec:
+            raise ToolDefinitionError(f"tool {tool.name!r}: input {key!r} needs a 'type' and a 'description'")
+        if spec["type"] not in JSON_TYPES:
+            raise ToolDefinitionError(f"tool {tool.name!r}: input {key!r} has unsupported type {spec['type']!r}; use one of {sorted(JSON_TYPES)}")
+    if tool.output_type not in JSON_TYPES:
+        raise ToolDefinitionError(f"tool {tool.name!r}: output_type {tool.output_type!r} is not one of {sorted(JSON_TYPES)}")
+    forward = tool.forward
+    if not isinstance(tool, FunctionTool):
+        if type(tool).forward is Tool.forward:
+            raise ToolDefinitionError(f"tool {tool.name!r}: implement forward({', '.join(tool.inputs)})")
+        params = inspect.signature(forward).parameters
+        accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        missing = [k for k in tool.inputs if k not in params]
+        if missing and not accepts_kwargs:
+            raise ToolDefinitionError(f"tool {tool.name!r}: forward() lacks parameter(s) {missing} declared in `inputs`")
+        extra = [k for k, p in params.items() if k not in tool.inputs and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if extra:
+            raise ToolDefinitionError(f"tool {tool.name!r}: forward() parameter(s) {extra} are not declared in `inputs`")
