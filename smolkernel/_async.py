@@ -49,12 +49,25 @@ def run_sync(awaitable: Awaitable[T]) -> T:
     Raises:
         Whatever the awaitable raises; ``KeyboardInterrupt`` cancels it.
     """
-    future = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), _worker.loop)
+    loop = _worker.loop
+    if _on_loop_thread(loop):
+        raise RuntimeError(
+            "run_sync() was called from smolkernel's own event-loop thread, where blocking would deadlock; "
+            "await the coroutine instead, or call from another thread"
+        )
+    future = asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), loop)
     try:
         return future.result()
     except KeyboardInterrupt:
         future.cancel()
         raise
+
+
+def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

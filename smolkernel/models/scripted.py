@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -107,8 +108,8 @@ def _to_message(reply: Response) -> ChatMessage:
         return ChatMessage(role="assistant", content=reply)
     if isinstance(reply, dict):
         calls = [
-            ToolCall(name=c["name"], arguments=c.get("arguments", {}), id=c.get("id") or f"call_{i}")
-            for i, c in enumerate(reply.get("tool_calls") or [])
+            ToolCall(name=c["name"], arguments=c.get("arguments", {}), id=c.get("id") or f"call_{uuid.uuid4().hex[:10]}")
+            for c in reply.get("tool_calls") or []
         ]
         return ChatMessage(role="assistant", content=reply.get("content"), tool_calls=calls)
     raise ConfigurationError(f"a scripted response must be a str, dict or ChatMessage, not {type(reply).__name__}")
