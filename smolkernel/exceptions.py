@@ -158,8 +158,9 @@ class ScriptExhausted(RunError):
     """A ScriptedModel was asked for more responses than it was given."""
 
 
-class RunInterrupted(RunError, KeyboardInterrupt):
+class RunInterrupted(RunError):
     """The run was interrupted by the user.
 
-    Also a ``KeyboardInterrupt`` so that shells treat it as one.
+    Not a ``KeyboardInterrupt``: asyncio lets those escape the event loop,
+    which would take a Jupyter kernel's loop down with the run.
     """
