@@ -1,0 +1,1 @@
+"""The SmolKernel kernelspec (``kernel.json`` and logos), installed by ``smolkernel install``."""
