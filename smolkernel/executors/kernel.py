@@ -1,0 +1,448 @@
+"""``KernelExecutor``: generated code runs in a sibling ipykernel, tools stay in the host.
+
+::
+
+    host (agent, tools)                          sibling ipykernel (workspace)
+    KernelExecutor.run(code) ── execute_request ──►  code runs, variables persist
+         ◄── stream / display_data / execute_result / error (IOPub)
+         ◄── input_request  MARKER+{"t": "search", ...}   a tool stub was called
+    ToolBridge runs the tool ── input_reply {"ok": ...} ──►  the stub returns
+
+The sibling starts with an allow-listed environment (no API keys), resource
+limits (address space, CPU seconds, open files, processes), IPC sockets in a
+private 0700 folder, its stderr in a log file, and it dies with the host.
+
+Faults are reported, not raised: a timeout interrupts the execution (and
+restarts the kernel if it does not respond to the interrupt); a kernel that
+dies (``os._exit``, segfault, memory) is noticed within about half a second,
+restarted with the tools re-sent, and the ``CodeOutput`` says the workspace
+was lost.
+
+This is not a security boundary: code in the sibling runs as the host's user
+and can read what that user can. Use ``SandboxExecutor`` for untrusted code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import pickle
+import signal
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from ..exceptions import ConfigurationError, ExecutorError
+from ..tools import FinalAnswerTool
+from .base import DEFAULT_MAX_OUTPUT_CHARS, CodeOutput, Executor
+from ._collect import OutputCollector
+from ._process import KernelProcess
+from .bridge import ToolBridge
+from .limits import DEFAULT_ENV_ALLOWLIST, ResourceLimits, make_preexec, sibling_environment
+
+__all__ = ["KernelExecutor"]
+
+POLL_SECONDS = 0.25
+"""How often a silent kernel is checked for life (a dead one is noticed within this)."""
+_STATUS_EXPRESSION = "__import__('sys').modules['_smolkernel_bridge'].status()"
+
+
+class KernelExecutor(Executor):
+    """Run generated code in a sibling Jupyter kernel; tools are called back in the host.
+
+    Args:
+        timeout: seconds one execution may take (None: no limit).
+        max_output_chars: logs longer than this are cut with a marker.
+        memory_limit_mb: address-space limit of the sibling (None: inherited).
+        cpu_seconds: CPU seconds over the sibling's life; past it, it is restarted.
+        max_open_files: open file descriptors of the sibling.
+        max_processes: processes/threads the sibling may add to its user's.
+        allow_pickle: send non-JSON variables and tool results pickled (host to
+            sibling only; the host never unpickles sibling data).
+        env_allowlist: fnmatch patterns of host environment variables the
+            sibling may see (secret-looking names are dropped regardless).
+        env: extra variables for the sibling, passed unfiltered.
+        python: the interpreter that runs ipykernel (default: this one).
+        cwd: the sibling's working directory (default: the host's).
+        startup_timeout: seconds the kernel may take to answer after launch.
+        interrupt_grace: seconds a timed-out execution has to stop after the
+            interrupt before the kernel is restarted.
+    """
+
+    name = "kernel"
+    interrupt_mode = "signal"
+
+    def __init__(
+        self,
+        timeout: float | None = 60.0,
+        *,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+        memory_limit_mb: int | None = 8192,
+        cpu_seconds: int | None = 3600,
+        max_open_files: int | None = 1024,
+        max_processes: int | None = 256,
+        allow_pickle: bool = False,
+        env_allowlist: Iterable[str] = DEFAULT_ENV_ALLOWLIST,
+        env: Mapping[str, str] | None = None,
+        python: str = sys.executable,
+        cwd: str | None = None,
+        startup_timeout: float = 60.0,
+        interrupt_grace: float = 2.0,
+    ) -> None:
+        super().__init__(timeout=timeout, max_output_chars=max_output_chars)
+        self.limits = ResourceLimits(memory_limit_mb, cpu_seconds, max_open_files, max_processes)
+        self.allow_pickle = allow_pickle
+        self.env_allowlist = tuple(env_allowlist)
+        self.extra_env = dict(env or {})
+        self.python = python
+        self.cwd = cwd
+        self.startup_timeout = startup_timeout
+        self.interrupt_grace = interrupt_grace
+        self.bridge = ToolBridge(allow_pickle=allow_pickle)
+        """The host half of the tool bridge (tools, call counter)."""
+        self.bridge.set_tools({"final_answer": FinalAnswerTool()})
+        self.restarts = 0
+        """How many times the sibling was restarted after dying or hanging."""
+        self._process: KernelProcess | None = None
+        self._lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+        self._install_needed = True
+        self._lost_note = ""
+        self._msg_id = ""
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """The sibling's process id (bubblewrap's for ``sandbox``), or None when stopped."""
+        return self._process.pid if self._process else None
+
+    @property
+    def log_path(self) -> Path | None:
+        """The file that receives the sibling's stdout/stderr."""
+        return self._process.log_path if self._process else None
+
+    def is_alive(self) -> bool:
+        """True while the sibling process runs."""
+        return self._process is not None and self._process.is_alive()
+
+    def kernel_command(self, connection_file: str, socket_dir: Path) -> list[str]:
+        """The argv that starts the sibling (``SandboxExecutor`` wraps it in bubblewrap)."""
+        return [self.python, "-m", "ipykernel_launcher", "-f", connection_file, "--quiet"]
+
+    def sibling_env(self) -> dict[str, str]:
+        """The environment the sibling starts with."""
+        return sibling_environment(allowlist=self.env_allowlist, extra=self.extra_env)
+
+    async def start(self) -> None:
+        """Start the sibling and install the bridge (idempotent).
+
+        Raises:
+            ExecutorError: the kernel could not be started.
+        """
+        if self._process is not None:
+            return
+        async with self._start_lock:
+            if self._process is not None:
+                return
+            process = KernelProcess(
+                self.kernel_command,
+                env=self.sibling_env(),
+                preexec=make_preexec(self.limits),
+                interrupt_mode=self.interrupt_mode,
+                cwd=self.cwd,
+                startup_timeout=self.startup_timeout,
+            )
+            await process.start()
+            self._process = process
+            self._install_needed = True
+            await self._install()
+
+    async def close(self) -> None:
+        """Stop the sibling and every process it started; the executor can be started again."""
+        process, self._process = self._process, None
+        if process is not None:
+            await process.stop()
+        self.bridge.close()
+
+    async def restart(self) -> None:
+        """Replace the sibling with a fresh one (workspace lost, tools re-sent)."""
+        process, self._process = self._process, None
+        if process is not None:
+            await process.stop()
+        self.restarts += 1
+        await self.start()
+
+    async def interrupt(self) -> None:
+        """Interrupt the execution in progress (a no-op when idle or stopped)."""
+        if self._process is not None:
+            await self._process.interrupt()
+
+    # -- tools and variables -------------------------------------------------
+
+    async def send_tools(self, tools: Mapping[str, Any]) -> None:
+        """Make ``tools`` (and ``final_answer``) callable from generated code as stubs.
+
+        Values may be ``Tool`` instances, managed agents or other callables;
+        they run in the host when the stub is called.
+        """
+        merged = {"final_answer": FinalAnswerTool(), **dict(tools)}
+        self.bridge.set_tools(merged)
+        self._install_needed = True
+        if self._process is not None:
+            async with self._lock:
+                await self._install()
+
+    async def send_variables(self, variables: Mapping[str, Any]) -> None:
+        """Put ``variables`` into the workspace.
+
+        Values travel as JSON (tuples become lists); with ``allow_pickle=True``
+        they travel pickled, so any picklable object keeps its type.
+
+        Raises:
+            ConfigurationError: a name is not an identifier, or a value is not
+                JSON-serializable and pickling is not allowed.
+        """
+        if not variables:
+            return
+        for name in variables:
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ConfigurationError(f"variable name {name!r} is not a Python identifier")
+        if self.allow_pickle:
+            blob = base64.b64encode(pickle.dumps(dict(variables))).decode("ascii")
+            code = f"get_ipython().user_ns.update(__import__('pickle').loads(__import__('base64').b64decode({blob!r})))"
+        else:
+            try:
+                text = json.dumps(dict(variables))
+            except (TypeError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"send_variables: {exc}; send JSON-safe values, or create the executor with allow_pickle=True"
+                ) from None
+            code = f"get_ipython().user_ns.update(__import__('json').loads({text!r}))"
+        await self.start()
+        async with self._lock:
+            await self._internal(code)
+
+    async def reset(self) -> None:
+        """Forget the workspace's variables and imports; tools stay (much cheaper than a restart)."""
+        await self.start()
+        async with self._lock:
+            await self._internal(
+                "get_ipython().run_line_magic('reset', '-f')\n"
+                "import sys as _s\n"
+                "_m = _s.modules.get('matplotlib.pyplot')\n"
+                "_m and _m.close('all')\n"
+                "_s.modules['_smolkernel_bridge']._repair()\n"
+                "get_ipython().user_ns['ToolError'] = _s.modules['_smolkernel_bridge'].ToolError\n"
+                "del _s, _m\n"
+            )
+
+    async def _install(self) -> None:
+        """Send the bridge and the current stubs in one silent execution."""
+        await self._internal(self.bridge.install_code())
+        self._install_needed = False
+
+    async def _internal(self, code: str) -> None:
+        """Run framework code silently.
+
+        Raises:
+            ExecutorError: the code failed or the kernel died (it is restarted).
+        """
+        result, state = await self._execute(code, timeout=max(self.startup_timeout, 30.0), internal=True)
+        if state != "ok":
+            process, self._process = self._process, None
+            if process is not None:
+                await process.stop()
+            self._lost_note = "[the kernel had stopped and was restarted: the workspace was lost]\n"
+            raise ExecutorError(f"the sibling kernel {'died' if state == 'died' else 'did not answer'} while running framework code")
+        if result.error:
+            raise ExecutorError(f"the sibling kernel rejected framework code: {result.error}")
+
+    # -- running code --------------------------------------------------------
+
+    async def run(self, code: str) -> CodeOutput:
+        """Run ``code`` in the sibling's workspace and report what happened.
+
+        Tool calls are served while the code runs. Timeouts, a dying kernel
+        and tool errors are reported in the result, not raised.
+
+        Raises:
+            ExecutorError: only when the sibling cannot be (re)started.
+        """
+        await self.start()
+        async with self._lock:
+            note, self._lost_note = self._lost_note, ""
+            if not self.is_alive():
+                note = "[the kernel had stopped and was restarted: the workspace was lost]\n"
+                await self._restart_locked()
+            if self._install_needed:
+                await self._install()
+            result, state = await self._execute(code, timeout=self.timeout)
+            if state != "ok":
+                await self._recover(result, state)
+            if note:
+                result.workspace_lost = True
+                result.logs = note + result.logs
+            return result
+
+    async def _recover(self, result: CodeOutput, state: str) -> None:
+        """After a timeout or a death: make the kernel usable again and say what happened."""
+        if state == "timeout":
+            result.error = f"ExecutionTimeout: the code timed out after {self.timeout:g} s and was interrupted"
+            if await self._settle_after_interrupt():
+                return
+            result.error += "; the kernel did not stop, so it was restarted and the workspace was lost"
+        else:
+            code = self._process.returncode() if self._process else None
+            result.error = f"ExecutorDied: the kernel died while running the code ({_describe_exit(code)}); " \
+                           "it was restarted and the workspace was lost: variables and imports must be recreated"
+        result.workspace_lost = True
+        await self._restart_locked()
+
+    async def _restart_locked(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            await process.stop()
+        self.restarts += 1
+        await self.start()
+
+    async def _settle_after_interrupt(self) -> bool:
+        """Interrupt, then wait for the execution to end; False when the kernel did not stop."""
+        try:
+            await self._process.interrupt()
+        except Exception:  # interrupt failed: treat as hung
+            return False
+        _, state = await self._execute(None, timeout=self.interrupt_grace, internal=True)
+        return state == "ok"
+
+    async def _execute(self, code: str | None, *, timeout: float | None, internal: bool = False) -> tuple[CodeOutput, str]:
+        """Send ``code`` (None: keep waiting for the previous one) and serve it until it is done.
+
+        Returns the output and a state: ``ok``, ``timeout`` or ``died``.
+        """
+        client = self._process.client
+        if code is not None:
+            self.bridge.final_answer = None
+            self._msg_id = client.execute(
+                code,
+                silent=internal,
+                store_history=not internal,
+                user_expressions=None if internal else {"sk": _STATUS_EXPRESSION},
+                allow_stdin=True,
+                stop_on_error=False,
+            )
+        waiter = _ExecutionWaiter(self, self._msg_id, self.max_output_chars)
+        started = time.perf_counter()
+        state = await waiter.wait(timeout)
+        output = waiter.collector.to_output(time.perf_counter() - started)
+        if not internal and waiter.bridge_status not in (None, "'ok'"):
+            self._install_needed = True
+        if self.bridge.final_answer is not None:
+            output.output = self.bridge.final_answer[0]
+            output.is_final_answer = True
+            output.error = None
+        return output, state
+
+
+class _ExecutionWaiter:
+    """Reads the three channels of one execution until its reply and idle status arrive."""
+
+    def __init__(self, executor: KernelExecutor, msg_id: str, max_output_chars: int) -> None:
+        self.executor = executor
+        self.process = executor._process
+        self.client = self.process.client
+        self.msg_id = msg_id
+        self.collector = OutputCollector(max_output_chars)
+        self.bridge_status: str | None = None
+        self.idle = False
+        self.replied = False
+
+    async def wait(self, timeout: float | None) -> str:
+        """Return ``ok``, ``timeout`` or ``died``."""
+        client = self.client
+        channels = {
+            client.iopub_channel.socket: self._on_iopub,
+            client.stdin_channel.socket: self._on_stdin,
+            client.shell_channel.socket: self._on_shell,
+        }
+        poller = zmq.asyncio.Poller()
+        for socket in channels:
+            poller.register(socket, zmq.POLLIN)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self.idle and self.replied):
+            remaining = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
+            if remaining <= 0:
+                return "timeout"
+            events = await poller.poll(remaining * 1000)
+            if not events:
+                if not self.process.is_alive():
+                    return "died"
+                continue
+            for socket, _ in events:
+                handler = channels[socket]
+                while await socket.poll(0):
+                    message = await _receive(client, socket)
+                    if message is not None and message["parent_header"].get("msg_id") == self.msg_id:
+                        if await handler(message, deadline) == "timeout":
+                            return "timeout"
+        return "ok"
+
+    async def _on_iopub(self, message: dict[str, Any], deadline: float | None) -> None:
+        msg_type = message["header"]["msg_type"]
+        if msg_type == "status":
+            self.idle = message["content"].get("execution_state") == "idle"
+        else:
+            self.collector.feed(msg_type, message["content"])
+
+    async def _on_shell(self, message: dict[str, Any], deadline: float | None) -> None:
+        if message["header"]["msg_type"] == "execute_reply":
+            self.replied = True
+            status = message["content"].get("user_expressions", {}).get("sk")
+            if status is not None:
+                self.bridge_status = status.get("data", {}).get("text/plain", status.get("ename"))
+
+    async def _on_stdin(self, message: dict[str, Any], deadline: float | None) -> str | None:
+        if message["header"]["msg_type"] != "input_request":
+            return None
+        prompt = message["content"].get("prompt", "")
+        bridge = self.executor.bridge
+        if not bridge.owns(prompt):
+            self.collector.logs.add("[input() is not available to generated code; it received end-of-file]\n")
+            self.client.input("\x04")
+            return None
+        remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+        try:
+            reply = await asyncio.wait_for(bridge.handle(prompt), remaining)
+        except asyncio.TimeoutError:
+            return "timeout"
+        self.client.input(reply)
+        return None
+
+
+async def _receive(client: Any, socket: zmq.asyncio.Socket) -> dict[str, Any] | None:
+    """One message from ``socket``, deserialized and signature-checked (None if invalid)."""
+    frames = await socket.recv_multipart()
+    try:
+        _, frames = client.session.feed_identities(frames)
+        return client.session.deserialize(frames)
+    except Exception:  # a message that fails the signature check is dropped
+        return None
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory or killed)" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit status {code}"
