@@ -70,7 +70,7 @@ def code_html(code: str, language: str = "python") -> str:
         lexer = get_lexer_by_name("text")
     formatter = HtmlFormatter(noclasses=True, nobackground=True, cssclass="sk-code")
     body = highlight(_cut(code), lexer, formatter)
-    return body.replace("<pre ", f"<pre style='{PRE}' ", 1).replace("<pre>", f"<pre style='{PRE}'>", 1)
+    return re.sub(r"<pre[^>]*>", f"<pre style='line-height:125%;{PRE}'>", body, count=1)
 
 
 _FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
