@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -117,6 +118,11 @@ class LiteLLMModel(HTTPChatModel):
             options["api_key"] = key
         if stream:
             options.update(stream=True, stream_options={"include_usage": True})
+        if "tools" in request and importlib.util.find_spec("mcp") is None:
+            # litellm 1.106 imports the optional `mcp` package whenever tools are
+            # given, to look for MCP gateway tools (we never send those); its own
+            # switch skips that check, so tool calling works without `mcp`.
+            options["_skip_mcp_handler"] = True
         return await litellm.acompletion(**request, **options)
 
     def _translate(self, exc: BaseException) -> Failure | SmolkernelError | None:

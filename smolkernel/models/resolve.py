@@ -1,0 +1,163 @@
+"""resolve_model: one function that turns a model spec (a string) into a Model.
+
+Accepted forms:
+
+=============================  ==========================================
+``"openai/gpt-4o-mini"``       LiteLLMModel; any litellm id (``provider/model``,
+                               or a bare name litellm knows, e.g. ``gpt-4o``)
+``"hf:ORG/NAME"``              InferenceClientModel (Hugging Face Inference)
+``"transformers:PATH"``        TransformersModel (local weights; PATH or a Hub id)
+``"openai-server:MODEL"``      OpenAIServerModel (the ``openai`` SDK against
+                               ``api_base``, e.g. vLLM, Ollama, LM Studio)
+``"scripted:FILE"``            ScriptedModel reading a JSON or YAML list
+a ``Model`` instance           returned as it is
+``None`` or ``""``             the spec in ``$SMOLKERNEL_MODEL``
+=============================  ==========================================
+
+``"openai/..."`` always goes to LiteLLMModel (as the design says), also with
+``api_base``; ask for ``openai-server:`` to use the ``openai`` SDK directly.
+``api_base`` and ``api_key_env`` apply to the HTTP backends; local ones
+(``transformers:``, ``scripted:``) ignore them.
+
+Adding a form (e.g. ``replay:FILE``) is one builder function
+``(rest, options) -> Model`` and one entry in ``_BUILDERS``; the error for
+unknown specs lists the entries, so it stays true.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..exceptions import ConfigurationError, MissingAPIKeyError, UnknownModelError
+from .base import Model
+
+__all__ = ["resolve_model", "DEFAULT_MODEL_ENV"]
+
+DEFAULT_MODEL_ENV = "SMOLKERNEL_MODEL"
+"""The environment variable naming the default model spec."""
+
+
+@dataclass
+class _Options:
+    """What a builder receives besides the spec's own part."""
+
+    api_base: str | None = None
+    api_key: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _build_litellm(model_id: str, options: _Options) -> Model:
+    from .litellm_model import LiteLLMModel
+
+    return LiteLLMModel(model_id, api_base=options.api_base, api_key=options.api_key, **options.kwargs)
+
+
+def _build_inference_client(model_id: str, options: _Options) -> Model:
+    from .inference_client import InferenceClientModel
+
+    return InferenceClientModel(model_id, token=options.api_key, api_base=options.api_base, **options.kwargs)
+
+
+def _build_openai_server(model_id: str, options: _Options) -> Model:
+    from .openai_server import OpenAIServerModel
+
+    return OpenAIServerModel(model_id, api_base=options.api_base, api_key=options.api_key, **options.kwargs)
+
+
+def _build_transformers(path: str, options: _Options) -> Model:
+    from .transformers_model import TransformersModel
+
+    return TransformersModel(path, **options.kwargs)
+
+
+def _build_scripted(path: str, options: _Options) -> Model:
+    from .scripted import ScriptedModel
+
+    return ScriptedModel.from_file(os.path.expanduser(path), **options.kwargs)
+
+
+_BUILDERS: dict[str, tuple[Callable[[str, _Options], Model], str]] = {
+    "hf": (_build_inference_client, "hf:ORG/NAME (Hugging Face Inference)"),
+    "transformers": (_build_transformers, "transformers:PATH (local weights)"),
+    "openai-server": (_build_openai_server, "openai-server:MODEL (an OpenAI-compatible server at api_base)"),
+    "scripted": (_build_scripted, "scripted:FILE (a JSON or YAML list of replies)"),
+}
+"""Spec prefix -> (builder, how the form is written, for error messages)."""
+
+_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(.*)$", re.DOTALL)
+_LITELLM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9_.\-:@+]+)*$")
+
+
+def resolve_model(
+    spec: str | Model | None,
+    *,
+    api_base: str | None = None,
+    api_key_env: str | None = None,
+    **kwargs: Any,
+) -> Model:
+    """Return the Model a spec names (see the module docs for the forms).
+
+    Args:
+        spec: a spec string, a Model (returned unchanged), or ``None``/``""``
+            for ``$SMOLKERNEL_MODEL``.
+        api_base: the server's base URL, for the HTTP backends.
+        api_key_env: the environment variable holding the API key.
+        **kwargs: passed to the backend's constructor (timeout, temperature, ...).
+
+    Raises:
+        ConfigurationError: no spec and ``$SMOLKERNEL_MODEL`` is unset.
+        MissingAPIKeyError: ``api_key_env`` names a variable that is not set.
+        UnknownModelError: the spec is none of the accepted forms.
+    """
+    if isinstance(spec, Model):
+        return spec
+    text = _spec_text(spec)
+    match = _PREFIX.match(text)
+    if match:
+        prefix, rest = match.group(1).lower(), match.group(2).strip()
+        entry = _BUILDERS.get(prefix)
+        if entry is None or not rest:
+            problem = f"unknown model prefix {prefix!r}" if entry is None else f"{prefix}: needs a name after the colon"
+            raise UnknownModelError(_unknown_message(text, problem))
+        builder = entry[0]
+    elif _LITELLM_ID.match(text):
+        builder, rest = _build_litellm, text
+    else:
+        raise UnknownModelError(_unknown_message(text, "this is not a model id"))
+    local = builder in (_build_transformers, _build_scripted)
+    options = _Options(
+        api_base=None if local else api_base,
+        api_key=None if local else _read_key(api_key_env),
+        kwargs=kwargs,
+    )
+    return builder(rest, options)
+
+
+def _spec_text(spec: Any) -> str:
+    if spec is not None and not isinstance(spec, str):
+        raise UnknownModelError(f"a model must be a spec string or a Model instance, not {type(spec).__name__}")
+    text = (spec or "").strip() or os.environ.get(DEFAULT_MODEL_ENV, "").strip()
+    if not text:
+        raise ConfigurationError(
+            "no model is set. Name one, e.g. resolve_model('openai/gpt-4o-mini') or %model openai/gpt-4o-mini, "
+            f"or set the {DEFAULT_MODEL_ENV} environment variable to a model spec"
+        )
+    return text
+
+
+def _read_key(variable: str | None) -> str | None:
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise MissingAPIKeyError(f"the API key variable {variable} is not set; set it (e.g. export {variable}=...) or name another one")
+    return value
+
+
+def _unknown_message(text: str, problem: str) -> str:
+    forms = ["PROVIDER/MODEL (any litellm id, e.g. openai/gpt-4o-mini)"] + [form for _, form in _BUILDERS.values()]
+    return f"cannot resolve model {text!r}: {problem}. Accepted forms: " + "; ".join(forms)

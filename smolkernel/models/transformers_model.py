@@ -1,0 +1,227 @@
+"""TransformersModel: local weights run in this process with ``transformers``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import MissingExtraError, ModelCallError
+from ._completions import StopCutter, request_messages, request_tools
+from .base import ChatMessage, MessageLike, Model, StreamDelta, TokenUsage, ToolCall, apply_stop
+
+if TYPE_CHECKING:
+    from ..tools import Tool
+
+__all__ = ["TransformersModel"]
+
+_END = object()
+
+
+@dataclass
+class _Generation:
+    """The token figures of one generation."""
+
+    input_tokens: int
+    output_ids: list[int]
+
+
+class TransformersModel(Model):
+    """A causal language model loaded from local weights (or the local Hub cache).
+
+    Args:
+        model_id_or_path: a directory written by ``save_pretrained``, or a Hub id
+            already in the local cache.
+        device: where to run, e.g. ``"cpu"`` or ``"cuda"``.
+        max_new_tokens: the most tokens one reply may have.
+        model_kwargs: extra arguments for ``AutoModelForCausalLM.from_pretrained``
+            (``dtype``, ``trust_remote_code``, ...).
+        **kwargs: generation parameters (``do_sample``, ``temperature``, ...);
+            decoding is greedy unless you ask otherwise.
+
+    The prompt is the tokenizer's chat template, or a plain ``role: text``
+    layout when the tokenizer has none. Stop sequences end generation (a
+    stopping criterion) and are cut from the reply. Token counts come from
+    the tokenizer. Generation runs in a worker thread, so the event loop
+    stays free; the weights load on the first call.
+
+    Raises (on the first call):
+        MissingExtraError: torch or transformers is not installed.
+    """
+
+    def __init__(
+        self,
+        model_id_or_path: str,
+        *,
+        device: str = "cpu",
+        max_new_tokens: int = 256,
+        model_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        self.model_id = str(model_id_or_path)
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.model_kwargs = dict(model_kwargs or {})
+        self.generate_kwargs: dict[str, Any] = kwargs
+        """Generation parameters passed to ``model.generate`` on every call."""
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    # -- loading and prompting -------------------------------------------------
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from transformers import AutoModelForCausalLM, AutoTokenizer
+                except ImportError:
+                    raise MissingExtraError("transformers", "transformers", "TransformersModel") from None
+                self._tokenizer = AutoTokenizer.from_pretrained(self.model_id)
+                model = AutoModelForCausalLM.from_pretrained(self.model_id, **self.model_kwargs)
+                self._model = model.to(self.device).eval()
+            return self._model, self._tokenizer
+
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer (loads the model on first use)."""
+        return self._load()[1]
+
+    def render_prompt(self, messages: Sequence[MessageLike], tools: Sequence[Tool] | None = None) -> str:
+        """The prompt text the model sees for ``messages``: chat template or the fallback layout."""
+        tokenizer = self.tokenizer
+        dicts = request_messages(messages)
+        schemas = request_tools(tools)
+        if getattr(tokenizer, "chat_template", None):
+            return tokenizer.apply_chat_template(dicts, tools=schemas, add_generation_prompt=True, tokenize=False)
+        return _fallback_prompt(dicts, schemas)
+
+    def _encode(self, prompt: str) -> Any:
+        templated = bool(getattr(self._tokenizer, "chat_template", None))
+        # A chat template writes its own special tokens; the fallback layout does not.
+        return self._tokenizer(prompt, return_tensors="pt", add_special_tokens=not templated)
+
+    # -- generation --------------------------------------------------------------
+
+    def _generate_ids(self, prompt: str, stop: Sequence[str] | None, streamer: Any = None, cancel: threading.Event | None = None) -> _Generation:
+        """Run ``model.generate`` (blocking; called in a worker thread)."""
+        model, tokenizer = self._load()
+        inputs = self._encode(prompt).to(self.device)
+        prompt_length = inputs["input_ids"].shape[1]
+        options: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": False, **self.generate_kwargs}
+        options.setdefault("pad_token_id", tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+        criteria = _stopping_criteria(tokenizer, list(stop or []), prompt_length, cancel or threading.Event())
+        try:
+            import torch
+
+            with torch.no_grad():
+                output = model.generate(**inputs, stopping_criteria=criteria, streamer=streamer, **options)
+        except Exception as exc:
+            raise ModelCallError(f"TransformersModel({self.model_id!r}) failed to generate: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if streamer is not None:
+                streamer.end()  # harmless twice; unblocks the reader if generate raised
+        return _Generation(input_tokens=int(prompt_length), output_ids=output[0, prompt_length:].tolist())
+
+    def _message(self, text: str, generation: _Generation, tools: Sequence[Tool] | None) -> ChatMessage:
+        usage = TokenUsage(input_tokens=generation.input_tokens, output_tokens=len(generation.output_ids))
+        calls = _parse_tool_calls(text, [tool.name for tool in tools or []])
+        return ChatMessage(role="assistant", content=text, tool_calls=calls, token_usage=usage)
+
+    async def agenerate(
+        self, messages: Sequence[MessageLike], *, stop: Sequence[str] | None = None, tools: Sequence[Tool] | None = None
+    ) -> ChatMessage:
+        """Generate a reply in a worker thread; usage counts the tokenizer's tokens.
+
+        Raises:
+            MissingExtraError: torch or transformers is not installed.
+            ModelCallError: generation failed.
+        """
+        prompt = await asyncio.to_thread(self.render_prompt, messages, tools)
+        generation = await asyncio.to_thread(self._generate_ids, prompt, stop)
+        text = self._tokenizer.decode(generation.output_ids, skip_special_tokens=True)
+        return self._message(apply_stop(text, stop), generation, tools)
+
+    async def astream(
+        self, messages: Sequence[MessageLike], *, stop: Sequence[str] | None = None, tools: Sequence[Tool] | None = None
+    ) -> AsyncIterator[StreamDelta]:
+        """Yield text as it is generated (``TextIteratorStreamer``); the last delta has the usage."""
+        prompt = await asyncio.to_thread(self.render_prompt, messages, tools)  # loads the model first
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        cancel = threading.Event()
+        task = asyncio.ensure_future(asyncio.to_thread(self._generate_ids, prompt, stop, streamer, cancel))
+        cutter = StopCutter(stop)
+        text = ""
+        try:
+            pieces = iter(streamer)
+            while (piece := await asyncio.to_thread(next, pieces, _END)) is not _END:
+                emitted = cutter.feed(piece)
+                text += emitted
+                if emitted:
+                    yield StreamDelta(content=emitted)
+            generation = await task
+        finally:
+            cancel.set()  # a consumer that stops early also stops the generation
+        rest = cutter.flush()
+        message = self._message(text + rest, generation, tools)
+        yield StreamDelta(content=rest or None, tool_calls=message.tool_calls or None, token_usage=message.token_usage)
+
+
+def _stopping_criteria(tokenizer: Any, stop: list[str], prompt_length: int, cancel: threading.Event) -> Any:
+    """A StoppingCriteriaList ending generation at a stop sequence or on ``cancel``."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    window = max((len(s) for s in stop), default=0) + 8  # tokens enough to hold any stop sequence
+
+    class StopOnSequences(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            done = cancel.is_set()
+            if stop and not done:
+                tail = input_ids[0, max(prompt_length, input_ids.shape[1] - window) :]
+                text = tokenizer.decode(tail, skip_special_tokens=True)
+                done = any(sequence in text for sequence in stop)
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopOnSequences()])
+
+
+def _fallback_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+    """A plain prompt layout for tokenizers without a chat template."""
+    lines = []
+    if tools:
+        described = "\n".join(json.dumps(tool["function"]) for tool in tools)
+        lines.append(f'system: To call a tool, answer with {{"name": ..., "arguments": {{...}}}}. Tools:\n{described}')
+    for message in messages:
+        content = message.get("content") or ""
+        for call in message.get("tool_calls") or []:
+            content += "\n" + json.dumps({"name": call["function"]["name"], "arguments": call["function"]["arguments"]})
+        lines.append(f"{message['role']}: {content}")
+    lines.append("assistant:")
+    return "\n".join(lines)
+
+
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def _parse_tool_calls(text: str, tool_names: list[str]) -> list[ToolCall]:
+    """Tool calls written as JSON ``{"name": ..., "arguments": {...}}`` (optionally in <tool_call> tags)."""
+    if not tool_names:
+        return []
+    calls = []
+    blocks = re.findall(r"<tool_call>(.*?)</tool_call>", text, re.DOTALL) or _JSON_OBJECT.findall(text)
+    for index, block in enumerate(blocks):
+        try:
+            data = json.loads(block)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("name") in tool_names:
+            arguments = data.get("arguments", data.get("parameters", {}))
+            calls.append(ToolCall(name=data["name"], arguments=arguments if isinstance(arguments, dict) else str(arguments), id=f"call_{index}"))
+    return calls
