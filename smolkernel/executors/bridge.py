@@ -84,7 +84,7 @@ class ToolBridge:
         """Replace the tools; keys are the names the generated code calls.
 
         Raises:
-            AgentToolCallError: never; a name that is not an identifier raises ``ValueError``.
+            ValueError: a name is not a Python identifier.
         """
         for name in tools:
             if not isinstance(name, str) or not name.isidentifier():
@@ -154,12 +154,19 @@ class ToolBridge:
         if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None)):
             return await _guard_final(target(*args, **kwargs))
         loop = asyncio.get_running_loop()
-        kind, value = await loop.run_in_executor(self._thread(), _call_guarded, target, args, kwargs)
+        try:
+            kind, value = await loop.run_in_executor(self._thread(), _call_guarded, target, args, kwargs)
+        except asyncio.CancelledError:
+            # the execution timed out while the tool ran: leave that thread to finish alone,
+            # so that later calls do not queue behind it
+            self.close()
+            raise
         if inspect.isawaitable(value):
             return await _guard_final(value)
         return kind, value
 
     def _thread(self) -> ThreadPoolExecutor:
+        """The worker thread for sync tools (replaced only after a call was abandoned on timeout)."""
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smolkernel-tools")
         return self._worker
