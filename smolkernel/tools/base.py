@@ -9,16 +9,17 @@ turns into an observation the model can act on.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import keyword
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from ..exceptions import AgentToolCallError, ToolDefinitionError
 from .schema import JSON_TYPES, check_value, python_annotation
 
-__all__ = ["Tool", "RESERVED_NAMES"]
+__all__ = ["Tool", "RESERVED_NAMES", "validate_tool", "check_unique_names"]
 
 RESERVED_NAMES = frozenset(
     {"print", "input", "open", "exec", "eval", "compile", "globals", "locals", "vars", "dir", "help", "exit", "quit",
@@ -46,6 +47,7 @@ class Tool:
     inputs: ClassVar[dict[str, dict[str, Any]]] = {}
     output_type: ClassVar[str] = "any"
     output_schema: ClassVar[dict[str, Any] | None] = None
+    _setup_done: bool = False
 
     def __init__(self) -> None:
         self._setup_done = False
@@ -72,7 +74,9 @@ class Tool:
     def ensure_setup(self) -> None:
         """Run ``setup`` if it has not run yet (thread-safe)."""
         if not self._setup_done:
-            with self._setup_lock:
+            # A subclass whose __init__ skips super().__init__() has no lock yet.
+            lock = self.__dict__.setdefault("_setup_lock", threading.Lock())
+            with lock:
                 if not self._setup_done:
                     self.setup()
                     self._setup_done = True
@@ -83,10 +87,13 @@ class Tool:
         """Map positional and keyword arguments to ``inputs`` and check their types.
 
         A single dict positional argument whose keys are all input names is
-        accepted as the keyword arguments (models often call ``tool({...})``).
+        accepted as the keyword arguments (models often call ``tool({...})``),
+        unless the tool's only input takes a dict itself (type ``object`` or
+        ``any``, like ``final_answer``): then the dict is the value. Optional
+        inputs that were not given get their declared default (or None).
         """
         names = list(self.inputs)
-        if len(args) == 1 and not kwargs and isinstance(args[0], dict) and args[0] and set(args[0]) <= set(names) and not (len(names) == 1 and self.inputs[names[0]]["type"] == "object"):
+        if len(args) == 1 and not kwargs and self._looks_like_kwargs(args[0]):
             args, kwargs = (), dict(args[0])
         if len(args) > len(names):
             raise AgentToolCallError(f"{self.name}() takes {len(names)} argument(s) but {len(args)} were given. Usage: {self.usage()}")
@@ -99,13 +106,24 @@ class Tool:
             bound[key] = value
         for key, spec in self.inputs.items():
             if key not in bound:
-                if spec.get("nullable") or "default" in spec:
+                if "default" in spec:
+                    bound[key] = copy.deepcopy(spec["default"])
+                    continue
+                if spec.get("nullable"):
+                    bound[key] = None
                     continue
                 raise AgentToolCallError(f"{self.name}() is missing the required argument {key!r}. Usage: {self.usage()}")
             problem = check_value(bound[key], spec)
             if problem:
                 raise AgentToolCallError(f"{self.name}(): argument {key!r} {problem}. Usage: {self.usage()}")
         return bound
+
+    def _looks_like_kwargs(self, value: Any) -> bool:
+        """True if ``value`` is a dict of this tool's arguments rather than one argument."""
+        names = list(self.inputs)
+        if not isinstance(value, dict) or not value or not set(value) <= set(names):
+            return False
+        return not (len(names) == 1 and self.inputs[names[0]].get("type") in ("object", "any"))
 
     # -- how the model sees the tool --------------------------------------
 
@@ -167,10 +185,15 @@ class FunctionTool(Tool):
         self.function = function
         self.__doc__ = function.__doc__
         self.__wrapped__ = function
+        self._positional_only = [
+            p.name for p in inspect.signature(function).parameters.values() if p.kind is p.POSITIONAL_ONLY
+        ]
         super().__init__()
 
     def forward(self, **kwargs: Any) -> Any:
-        return self.function(**kwargs)
+        """Call the function (positional-only parameters are passed by position)."""
+        positional = [kwargs.pop(name) for name in self._positional_only if name in kwargs]
+        return self.function(*positional, **kwargs)
 
 
 def validate_tool(tool: Tool) -> None:
@@ -189,11 +212,16 @@ def validate_tool(tool: Tool) -> None:
     if not isinstance(tool.inputs, dict):
         raise ToolDefinitionError(f"tool {tool.name!r}: `inputs` must be a dict of argument name -> {{'type': ..., 'description': ...}}")
     for key, spec in tool.inputs.items():
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+            raise ToolDefinitionError(f"tool {tool.name!r}: input name {key!r} is not a Python identifier; rename it, e.g. {'my_arg'!r}")
         if not isinstance(spec, dict) or "type" not in spec or "description" not in spec:
             raise ToolDefinitionError(f"tool {tool.name!r}: input {key!r} needs a 'type' and a 'description'")
-        if spec["type"] not in JSON_TYPES:
-            raise ToolDefinitionError(f"tool {tool.name!r}: input {key!r} has unsupported type {spec['type']!r}; use one of {sorted(JSON_TYPES)}")
-    if tool.output_type not in JSON_TYPES:
+        if not isinstance(spec["type"], str) or spec["type"] not in JSON_TYPES:
+            raise ToolDefinitionError(
+                f"tool {tool.name!r}: input {key!r} has unsupported type {spec['type']!r}; use one of {sorted(JSON_TYPES)}"
+                " (for an optional input add \"nullable\": True instead of a list of types)"
+            )
+    if not isinstance(tool.output_type, str) or tool.output_type not in JSON_TYPES:
         raise ToolDefinitionError(f"tool {tool.name!r}: output_type {tool.output_type!r} is not one of {sorted(JSON_TYPES)}")
     forward = tool.forward
     if not isinstance(tool, FunctionTool):
@@ -207,3 +235,25 @@ def validate_tool(tool: Tool) -> None:
         extra = [k for k, p in params.items() if k not in tool.inputs and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         if extra:
             raise ToolDefinitionError(f"tool {tool.name!r}: forward() parameter(s) {extra} are not declared in `inputs`")
+
+
+def check_unique_names(tools: Iterable[Tool]) -> dict[str, Tool]:
+    """Index ``tools`` by name, refusing two tools with the same name.
+
+    Returns:
+        ``{tool.name: tool}`` in the given order.
+
+    Raises:
+        ToolDefinitionError: naming the clashing tools and how to fix it.
+    """
+    by_name: dict[str, Tool] = {}
+    for item in tools:
+        if not isinstance(item, Tool):
+            raise ToolDefinitionError(f"{item!r} is not a Tool; decorate the function with @tool or subclass Tool")
+        if item.name in by_name and by_name[item.name] is not item:
+            raise ToolDefinitionError(
+                f"two tools are named {item.name!r} ({by_name[item.name]!r} and {item!r}); "
+                "rename one, e.g. @tool(name=\"other_name\") or `name = \"other_name\"`"
+            )
+        by_name[item.name] = item
+    return by_name

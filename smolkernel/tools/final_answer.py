@@ -22,6 +22,8 @@ class FinalAnswer(BaseException):
 
 
 class FinalAnswerTool(Tool):
+    """The tool every agent has: ``final_answer(answer)`` raises ``FinalAnswer`` to end the run."""
+
     name = "final_answer"
     description = "Give the final answer to the task and end the run."
     inputs = {"answer": {"type": "any", "description": "the final answer"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 import types
 import typing
@@ -51,8 +52,12 @@ def json_type_of(hint: Any) -> tuple[str, bool, dict[str, Any]]:
         return "any", nullable, {}
     if origin is typing.Literal:
         values = list(typing.get_args(hint))
-        json_type, _, _ = json_type_of(type(values[0]))
-        return json_type, False, {"enum": values}
+        nullable = None in values
+        values = [v for v in values if v is not None]
+        kinds = {json_type_of(type(v))[0] for v in values}
+        # Literal[1, "a"] has no single JSON type; the enum still constrains it.
+        json_type = kinds.pop() if len(kinds) == 1 else "any"
+        return json_type, nullable, {"enum": values}
     if origin in (list, tuple, set, frozenset):
         args = [a for a in typing.get_args(hint) if a is not Ellipsis]
         extra = {}
@@ -83,8 +88,9 @@ def python_annotation(spec: dict[str, Any]) -> str:
 
 _CHECKS: dict[str, Any] = {
     "string": str,
-    "integer": int,
-    "number": (int, float),
+    # numbers.Integral / numbers.Real also accept numpy and pandas scalars (np.int64, np.float32).
+    "integer": numbers.Integral,
+    "number": numbers.Real,
     "boolean": bool,
     "array": (list, tuple),
     "object": dict,
@@ -97,15 +103,26 @@ def check_value(value: Any, spec: dict[str, Any]) -> str | None:
         return None if spec.get("nullable") or spec.get("type") in ("any", "null") else "must not be None"
     json_type = spec.get("type", "any")
     expected = _CHECKS.get(json_type)
-    if expected is None:
-        return None
     if json_type in ("integer", "number") and isinstance(value, bool):
         return f"must be {json_type}, got bool {value!r}"
-    if not isinstance(value, expected):
+    if expected is not None and not isinstance(value, expected):
         return f"must be {json_type}, got {type(value).__name__} {_preview(value)}"
-    if "enum" in spec and value not in spec["enum"]:
-        return f"must be one of {spec['enum']}, got {value!r}"
+    if "enum" in spec and not _in_enum(value, spec["enum"]):
+        return f"must be one of {spec['enum']}, got {_preview(value)}"
     return None
+
+
+def _in_enum(value: Any, choices: list[Any]) -> bool:
+    """``value in choices``, False for values whose ``==`` is not a bool (numpy arrays)."""
+    for choice in choices:
+        if isinstance(value, bool) != isinstance(choice, bool):
+            continue  # True == 1 in Python, but not as a tool argument
+        try:
+            if bool(value == choice):
+                return True
+        except (TypeError, ValueError):
+            return False
+    return False
 
 
 def _preview(value: Any, limit: int = 40) -> str:
