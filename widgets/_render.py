@@ -147,8 +147,6 @@ def step_body_html(step: StepState) -> str:
     if step.error:
         body = f"<pre style='{PRE}color:{RED}'>{html.escape(_cut(step.error))}</pre>"
         parts.append(_section("Error", body, f"border-left:4px solid {RED};padding-left:6px;background:#fdecea"))
-    if step.is_final:
-        parts.append(_final_html(step.output, label="Final answer"))
     return "".join(parts)
 
 

@@ -72,3 +72,61 @@ def team_agent():
         model_id="scripted-manager",
     )
     return ToolCallingAgent([add], model, managed_agents=[helper], max_steps=5)
+
+
+SETUP_CELL = '''
+from smolkernel import ToolCallingAgent
+from smolkernel.models import ScriptedModel
+from smolkernel.widgets import MemoryView, RunView, UsageView
+
+def call(name, **arguments):
+    return {"name": name, "arguments": arguments}
+
+def team():
+    helper = ToolCallingAgent([], ScriptedModel([{"content": "I know this.", "tool_calls": [call("final_answer", answer=4)]}]), name="helper", description="answers")
+    model = ScriptedModel([
+        {"content": "First I **look**.", "tool_calls": [call("missing_tool", x=1)]},
+        {"content": "Ask the helper.", "tool_calls": [call("helper", task="what is 2+2")]},
+        {"content": "Done.", "tool_calls": [call("final_answer", answer=8)]},
+    ], model_id="scripted-notebook", chunk_size=4)
+    return ToolCallingAgent([], model, managed_agents=[helper], max_steps=5)
+
+agent = team()
+'''
+
+RUN_CELL = '''
+view = RunView(title="Notebook run")
+display(view)
+result = await agent.arun("add things in a notebook", on_event=view.handle_event)
+'''
+
+LIVE_CELL = '''
+live = RunView(title="Kept live", keep_widget=True)
+display(live)
+kept = await team().arun("a run whose widget stays", on_event=live.handle_event)
+'''
+
+
+def build_notebook():
+    """A notebook with a finished run (static snapshot), a kept live widget, memory and usage."""
+    import nbformat
+
+    cells = [SETUP_CELL, RUN_CELL, LIVE_CELL, "MemoryView(agent)", "UsageView(result)"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source.strip()) for source in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory):
+    """The notebook above, executed by nbclient with widget state stored, and its path."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = build_notebook()
+    folder = tmp_path_factory.mktemp("notebook")
+    NotebookClient(nb, kernel_name="python3", timeout=120, store_widget_state=True, resources={"metadata": {"path": str(folder)}}).execute()
+    path = folder / "run.ipynb"
+    nbformat.write(nb, path)
+    return nb, path

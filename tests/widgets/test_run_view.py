@@ -86,7 +86,7 @@ async def test_html_snapshot_shows_cards_nested_run_and_answer(team_agent, comm_
     assert page.count("<details class='sk-step") == 5  # 3 steps + 2 in the nested run
     assert page.count("sk-step-error") == 1 and "must be integer" in page
     assert page.count("class='sk-run'") == 2 and "<code>helper</code>" in page
-    assert page.count("class='sk-final'") == 4  # two final steps and two run answers
+    assert page.count("class='sk-final'") == 2  # the answers of the run and of the nested run
     assert "Team run" in page and "add things" in page
     assert re.search(r"<span style=\"color: #[0-9A-Fa-f]{6}\">'x'</span>", page)  # pygments highlighted the call
     assert "<b>try</b>" in page and "<code>add</code>" in page  # model text as Markdown
