@@ -50,8 +50,8 @@ class CodeAgent(MultiStepAgent):
         return "\n\n".join(shown)
 
     def _prompt_fields(self) -> dict[str, str]:
-        allowed = getattr(self.executor, "allowed_imports", None)
-        if allowed is None or "*" in allowed:
+        allowed = self.executor.allowed_imports
+        if allowed is None:
             return {"imports": "any installed module"}
         return {"imports": ", ".join(sorted(allowed))}
 

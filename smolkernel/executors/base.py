@@ -51,6 +51,11 @@ class Executor(abc.ABC):
         self.max_output_chars = max_output_chars
         """Logs longer than this are cut, with a marker saying how much was dropped."""
 
+    @property
+    def allowed_imports(self) -> frozenset[str] | None:
+        """Modules generated code may import, or None when any installed module may be."""
+        return None
+
     async def start(self) -> None:
         """Prepare the executor (start a process...). Idempotent."""
 

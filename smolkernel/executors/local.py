@@ -159,6 +159,11 @@ class LocalExecutor(Executor):
 
     # -- the Executor interface ---------------------------------------------
 
+    @property
+    def allowed_imports(self) -> frozenset[str] | None:
+        """The import allow-list (None when ``"*"`` allows everything)."""
+        return None if self.imports.allow_all else self.imports.allowed
+
     async def run(self, code: str) -> CodeOutput:
         """Check and run ``code``; return its output, logs and error (never raises for code errors)."""
         started = time.perf_counter()
