@@ -130,12 +130,21 @@ def _section(label: str, body: str, css: str = "") -> str:
     return f"<div class='sk-{label.lower()}' style='margin:4px 0;{css}'><small style='color:{GREY}'>{label}</small>{body}</div>"
 
 
+def model_text(step: StepState) -> str:
+    """The model's text without the code block that the Code section already shows."""
+    if not step.code or step.status == "running":
+        return step.text
+    code = step.code.strip()
+    return _FENCE.sub(lambda m: "" if m.group(2).strip() == code else m.group(0), step.text).strip()
+
+
 def step_body_html(step: StepState) -> str:
     """The inside of one step card (without nested runs)."""
     parts = []
-    if step.text:
+    text = model_text(step)
+    if text:
         label = "Plan" if step.kind == "planning" else "Model"
-        parts.append(_section(label, markdown_html(step.text)))
+        parts.append(_section(label, markdown_html(text)))
     elif step.status == "running":
         parts.append(f"<div style='color:{GREY}'>waiting for the model…</div>")
     if step.code:
@@ -248,7 +257,7 @@ def run_text(run: RunState, title: str | None = None, indent: str = "") -> str:
 
 def _step_text(step: StepState, indent: str) -> list[str]:
     lines = []
-    for label, value in (("", step.text), ("code: ", step.code), ("observations: ", step.observations)):
+    for label, value in (("", model_text(step)), ("code: ", step.code), ("observations: ", step.observations)):
         if value:
             lines.append(indent + label + _short(value, 400).replace("\n", "\n" + indent))
     if step.displays:

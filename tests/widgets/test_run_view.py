@@ -196,3 +196,26 @@ async def test_arun_helper_finishes_the_view_when_the_run_raises(comm_log):
         await view.arun(agent, "loop")
     await stopper
     assert view.state.status == "interrupted" and "RunInterrupted" in view.state.error
+
+
+async def test_code_agent_steps_show_code_once_with_its_error(comm_log):
+    from smolkernel import CodeAgent
+
+    model = ScriptedModel([
+        "Thought: compute\n```py\nx = 21 * 2\nprint(x)\n1/0\n```",
+        "Thought: fix\n```py\nfinal_answer(x)\n```",
+    ])
+    agent = CodeAgent([], model)
+    view = RunView()
+    try:
+        result = await agent.arun("compute", on_event=view.handle_event)
+    finally:
+        agent.close()
+    first, second = view.state.steps
+    assert result.output == 42 and (first.status, second.status) == ("error", "final")
+    assert first.code == "x = 21 * 2\nprint(x)\n1/0" and "ZeroDivisionError" in first.error
+    assert first.observations.strip() == "42"
+    page = view.to_html()
+    assert page.count("ZeroDivisionError") == 1 and page.count("1</span>/") + page.count("1/0") >= 1
+    assert page.count("<div class=\"sk-code\">") == 2  # the code blocks are not repeated in the model text
+    assert "Thought: compute" in page
