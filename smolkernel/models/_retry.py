@@ -161,14 +161,27 @@ def failure_from_openai_error(exc: BaseException, *, timeout: float | None = Non
     if isinstance(exc, openai.APIResponseValidationError):
         return Failure(f"the server sent a malformed reply: {exc}")
     if isinstance(exc, openai.APIStatusError):
-        response = getattr(exc, "response", None)
         message = provider_message(getattr(exc, "body", None), str(getattr(exc, "message", exc)))
-        return failure_from_status(exc.status_code, message, getattr(response, "headers", None))
+        return failure_from_status(exc.status_code, message, _headers_with_retry_after(chain))
     if isinstance(exc, openai.APIError):  # litellm's generic APIError carries status_code
         status = getattr(exc, "status_code", None)
         if isinstance(status, int):
             return failure_from_status(status, str(getattr(exc, "message", exc)))
         return Failure(f"the call failed: {exc}")
+    return None
+
+
+def _headers_with_retry_after(chain: list[BaseException]) -> Any:
+    """The first response headers in the chain that carry ``Retry-After``.
+
+    litellm re-raises the SDK's error with a stand-in response whose headers
+    are empty; the real ones are on ``litellm_response_headers`` or a cause.
+    """
+    for link in chain:
+        response = getattr(link, "response", None)
+        for headers in (getattr(link, "litellm_response_headers", None), getattr(response, "headers", None), getattr(link, "headers", None)):
+            if headers and retry_after_seconds(headers) is not None:
+                return headers
     return None
 
 

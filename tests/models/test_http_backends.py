@@ -114,6 +114,15 @@ async def test_429_is_retried_then_succeeds(make_model):
     assert len(server.chat_requests) == 2
 
 
+async def test_retry_after_is_honoured(make_model):
+    async with LoopbackLLMServer(["warm-up", "ok"], faults=[None, "429"], retry_after=0.4) as server:
+        model = make_model(server, max_retry_delay=5)
+        await model.agenerate(MESSAGES)  # SDK imports and connection set-up are not timed
+        started = time.monotonic()
+        await model.agenerate(MESSAGES)
+    assert time.monotonic() - started >= 0.4
+
+
 async def test_streaming_429_is_retried(make_model):
     async with LoopbackLLMServer(["streamed"], faults=["429"]) as server:
         text = "".join([d.content or "" async for d in make_model(server).astream(MESSAGES)])
