@@ -1,0 +1,122 @@
+"""Running an agent from a magic: blocking, interruptible, with events handled in the main thread.
+
+The run goes on a worker thread (``agent.run`` itself runs on smolkernel's
+private event-loop thread), while the shell's main thread waits in short
+slices. The waiting thread delivers the run's events to the view, so views
+print and display from the thread that owns the cell's output, and a
+``KeyboardInterrupt`` (Ctrl-C in a terminal, the interrupt button in
+Jupyter) lands where it can be handled: the run is asked to stop with
+``agent.interrupt()``, repeatedly, until it ends or the grace period is over.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from smolkernel._async import run_sync
+
+if TYPE_CHECKING:
+    from smolkernel.agents.base import MultiStepAgent
+    from smolkernel.agents.events import AgentEvent
+    from smolkernel.agents.result import RunResult
+
+__all__ = ["RunOutcome", "run_interruptibly"]
+
+POLL_SECONDS = 0.05
+"""How often the waiting thread wakes to deliver events (and notice Ctrl-C)."""
+STOP_GRACE_SECONDS = 1.8
+"""How long an interrupted run has to end before the magic gives up waiting."""
+_REPEAT_INTERRUPT_SECONDS = 0.2
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended, as seen from the shell."""
+
+    result: RunResult | None = None
+    """The run's result (None when it was interrupted or raised)."""
+    error: BaseException | None = None
+    """What the run raised, if anything (``RunInterrupted`` after Ctrl-C)."""
+    interrupted: bool = False
+    """True when the user interrupted the run."""
+    stopped: bool = True
+    """False when an interrupted run was still going at the end of the grace period."""
+    stop_seconds: float = 0.0
+    """Seconds from the interrupt to the end of the run (or of the grace period)."""
+
+
+def run_interruptibly(
+    agent: MultiStepAgent,
+    task: str,
+    *,
+    variables: Mapping[str, Any] | None,
+    on_event: Callable[[AgentEvent], None],
+) -> RunOutcome:
+    """Run ``task`` with ``agent``, feeding ``on_event`` from this thread; stop on Ctrl-C.
+
+    Returns:
+        A RunOutcome; exceptions of the run are returned in it, not raised.
+    """
+    events: queue.SimpleQueue[AgentEvent] = queue.SimpleQueue()
+    outcome = RunOutcome()
+
+    def work() -> None:
+        try:
+            outcome.result = run_sync(agent.arun(task, variables=variables, on_event=events.put))
+        except BaseException as exc:  # handed to the shell's thread below
+            outcome.error = exc
+
+    worker = threading.Thread(target=work, name="smolkernel-magic-run", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+            _deliver(events, on_event)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        _stop(agent, worker, events, on_event, outcome)
+    _deliver(events, on_event)
+    return outcome
+
+
+def _stop(
+    agent: MultiStepAgent,
+    worker: threading.Thread,
+    events: queue.SimpleQueue[AgentEvent],
+    on_event: Callable[[AgentEvent], None],
+    outcome: RunOutcome,
+) -> None:
+    """Ask the run to stop until it does or the grace period ends (a second Ctrl-C is absorbed)."""
+    began = time.monotonic()
+    deadline = began + STOP_GRACE_SECONDS
+    next_request = began
+    while worker.is_alive() and time.monotonic() < deadline:
+        try:
+            if time.monotonic() >= next_request:
+                # Repeated: the first request may land before the run's task exists.
+                agent.interrupt()
+                next_request = time.monotonic() + _REPEAT_INTERRUPT_SECONDS
+            worker.join(POLL_SECONDS)
+            _deliver(events, on_event)
+        except KeyboardInterrupt:
+            continue
+    outcome.stopped = not worker.is_alive()
+    outcome.stop_seconds = time.monotonic() - began
+
+
+def _deliver(events: queue.SimpleQueue[AgentEvent], on_event: Callable[[AgentEvent], None]) -> None:
+    """Hand every queued event to ``on_event``; a failing view must not break the run."""
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            on_event(event)
+        except Exception:  # a view error is not the user's problem; keep the run going
+            pass

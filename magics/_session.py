@@ -1,0 +1,187 @@
+"""One notebook session's agents: built on demand, one per configuration, kept across cells.
+
+``AgentSession.agent_for(config)`` returns the agent for a configuration,
+creating it the first time; later cells with the same configuration reuse it,
+so its memory spans cells (within its ``memory_size``) and, with the
+``local`` executor, its workspace is the user's own namespace. Every run's
+result is kept for ``%agent usage``, which therefore accumulates over the
+whole session, including agents that were reset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from smolkernel.exceptions import ConfigurationError, SmolkernelError
+
+from ._config import AgentConfig
+
+if TYPE_CHECKING:
+    from smolkernel.agents.base import MultiStepAgent
+    from smolkernel.agents.result import RunResult
+    from smolkernel.tools import Tool
+
+__all__ = ["AgentSession", "NO_MODEL_MESSAGE"]
+
+NO_MODEL_MESSAGE = (
+    "no model is configured; set one with %agent config model=openai/gpt-4o-mini "
+    "(add api_key_env=OPENAI_API_KEY or api_base=URL as needed), pass --model to %%agent, "
+    "or set the SMOLKERNEL_MODEL environment variable"
+)
+
+
+class AgentSession:
+    """The magics' state in one shell: default settings, agents, run history.
+
+    Args:
+        namespace: the user's namespace (``shell.user_ns``); the ``local``
+            executor runs in it and tools are looked up in it.
+    """
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.namespace = namespace
+        self.defaults = AgentConfig()
+        """Settings from ``%agent config``."""
+        self.agents: dict[tuple[Any, ...], MultiStepAgent] = {}
+        """Agents by ``AgentConfig.agent_key``."""
+        self.results: list[RunResult] = []
+        """Every run of the session, oldest first (for ``%agent usage``)."""
+        self.last_agent: MultiStepAgent | None = None
+        """The agent of the latest run (``%agent memory``, ``%agent export``)."""
+
+    # -- agents ----------------------------------------------------------------
+
+    def agent_for(self, config: AgentConfig) -> MultiStepAgent:
+        """The agent for ``config`` (created on first use), with its tools and max_steps set.
+
+        Raises:
+            UsageError: no model, an unknown model or executor, a missing API
+                key or a bad tool; the message says how to fix it.
+        """
+        tools = self.resolve_tools(config.tools)
+        agent = self.agents.get(config.agent_key)
+        if agent is None:
+            agent = self._build(config, tools)
+            self.agents[config.agent_key] = agent
+        else:
+            _set_tools(agent, tools)
+        agent.max_steps = config.max_steps
+        return agent
+
+    def _build(self, config: AgentConfig, tools: list[Tool]) -> MultiStepAgent:
+        if not config.model_spec:
+            raise UsageError(NO_MODEL_MESSAGE)
+        from smolkernel.agents import CodeAgent, ToolCallingAgent
+        from smolkernel.models.resolve import resolve_model
+
+        try:
+            model = resolve_model(config.model_spec, api_base=config.api_base, api_key_env=config.api_key_env)
+            if config.kind == "toolcalling":
+                return ToolCallingAgent(tools, model, memory_size=config.memory_size, max_steps=config.max_steps)
+            return CodeAgent(tools, model, executor=self._executor(config), memory_size=config.memory_size, max_steps=config.max_steps)
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _executor(self, config: AgentConfig) -> Any:
+        """The executor for ``config``: for ``local``, one running in the user's namespace."""
+        from smolkernel.executors.registry import resolve_executor
+
+        if config.executor == "local":
+            from smolkernel.executors.local import LocalExecutor
+
+            return LocalExecutor(namespace=self.namespace, timeout=config.timeout, additional_imports=config.imports)
+        options: dict[str, Any] = {"timeout": config.timeout}
+        if config.pickle:
+            options["allow_pickle"] = True
+        return resolve_executor(config.executor, **options)
+
+    def resolve_tools(self, names: tuple[str, ...]) -> list[Tool]:
+        """The tools named in the user's namespace (plain functions are made into tools).
+
+        Raises:
+            UsageError: a name is not defined, or its value is not a usable tool.
+        """
+        from smolkernel.tools import Tool, tool
+
+        found: list[Tool] = []
+        for name in names:
+            if name not in self.namespace:
+                raise UsageError(f"unknown tool {name!r}: nothing named {name!r} is defined in this notebook; define it with @tool first, or fix the name")
+            value = self.namespace[name]
+            if isinstance(value, Tool):
+                found.append(value)
+            elif callable(value):
+                try:
+                    found.append(tool(value))
+                except ConfigurationError as exc:
+                    raise UsageError(f"{name} cannot be used as a tool: {exc}") from None
+            else:
+                raise UsageError(f"{name!r} is a {type(value).__name__}, not a tool; decorate a function with @tool and pass its name")
+        return found
+
+    # -- variables ---------------------------------------------------------------
+
+    def check_sendable(self, config: AgentConfig, variables: Mapping[str, Any]) -> None:
+        """Check that ``--vars`` values can travel to a kernel or sandbox executor.
+
+        Raises:
+            UsageError: a value is not JSON-safe and pickling is off; the fix is named.
+        """
+        if config.executor == "local" or config.pickle or config.kind != "code":
+            return
+        for name, value in variables.items():
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise UsageError(
+                    f"--vars {name} ({type(value).__name__}) cannot be sent to the {config.executor} executor as JSON; "
+                    "allow pickling with %agent config pickle=true, or send JSON-safe values (lists, dicts, numbers, text)"
+                ) from None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def record(self, agent: MultiStepAgent, result: RunResult | None) -> None:
+        """Remember the agent of the latest run and its result."""
+        self.last_agent = agent
+        if result is not None:
+            self.results.append(result)
+
+    def reset(self) -> None:
+        """Forget every agent's memory and stop their executors (usage totals stay).
+
+        With the ``local`` executor the user's variables are left alone: the
+        agent's workspace is the notebook itself.
+        """
+        agents, self.agents = list(self.agents.values()), {}
+        self.last_agent = None
+        for agent in agents:
+            agent.memory.clear()
+            _close_quietly(agent)
+
+    def close(self) -> None:
+        """Stop every agent's executor (``%unload_ext``)."""
+        self.reset()
+
+
+def _set_tools(agent: MultiStepAgent, tools: list[Tool]) -> None:
+    """Give ``agent`` exactly ``tools`` (and its built-ins) when they changed."""
+    current = {name: item for name, item in agent.tools.items() if name != "final_answer"}
+    wanted = {item.name: item for item in tools}
+    if current.keys() == wanted.keys() and all(current[n] is wanted[n] for n in wanted):
+        return
+    agent.tools.clear()
+    try:
+        agent.add_tools(*tools)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _close_quietly(agent: MultiStepAgent) -> None:
+    try:
+        agent.close()
+    except (SmolkernelError, OSError, RuntimeError):
+        pass  # a sibling kernel that is already gone

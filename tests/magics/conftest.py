@@ -1,0 +1,40 @@
+"""Fixtures for the magics: a real IPython InteractiveShell with ``%load_ext smolkernel``
+and real loopback LLM servers (no mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from magic_helpers import run
+
+from smolkernel.testing import LoopbackLLMServer
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    """The IPython shell with a clean namespace and freshly loaded magics."""
+    monkeypatch.delenv("SMOLKERNEL_MODEL", raising=False)
+    ip = InteractiveShell.instance()
+    ip.reset(new_session=False)
+    ip.rl_next_input = None
+    assert run(ip, "%reload_ext smolkernel").success
+    yield ip
+    ip.run_line_magic("unload_ext", "smolkernel")
+    ip.reset(new_session=False)
+
+
+@pytest.fixture
+def loopback() -> Iterator[Callable[..., LoopbackLLMServer]]:
+    """Start LoopbackLLMServers with scripted replies; all are closed after the test."""
+    servers: list[LoopbackLLMServer] = []
+
+    def start(replies, **kwargs) -> LoopbackLLMServer:
+        server = LoopbackLLMServer(replies, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
