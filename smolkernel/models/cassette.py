@@ -29,8 +29,7 @@ from .base import ChatMessage, MessageLike, Model, StreamDelta, TokenUsage, Tool
 
 __all__ = ["RecordingModel", "ReplayModel", "CassetteMismatch", "RECORD_ENV"]
 
-RECORD_ENV = "SMOLKERNEL_RECORD"
-"""When set, ``resolve_model`` wraps every model it builds in a RecordingModel writing there."""
+from .resolve import RECORD_ENV  # noqa: E402  (re-exported for callers that record)
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 _MIN_SECRET_LENGTH = 6

@@ -10,6 +10,7 @@ Accepted forms:
 ``"openai-server:MODEL"``      OpenAIServerModel (the ``openai`` SDK against
                                ``api_base``, e.g. vLLM, Ollama, LM Studio)
 ``"scripted:FILE"``            ScriptedModel reading a JSON or YAML list
+``"replay:FILE"``              ReplayModel serving a recorded cassette
 a ``Model`` instance           returned as it is
 ``None`` or ``""``             the spec in ``$SMOLKERNEL_MODEL``
 =============================  ==========================================
@@ -36,6 +37,9 @@ from ..exceptions import ConfigurationError, MissingAPIKeyError, UnknownModelErr
 from .base import Model
 
 __all__ = ["resolve_model", "DEFAULT_MODEL_ENV"]
+
+RECORD_ENV = "SMOLKERNEL_RECORD"
+"""When set, every model built here records its calls to that cassette file."""
 
 DEFAULT_MODEL_ENV = "SMOLKERNEL_MODEL"
 """The environment variable naming the default model spec."""
@@ -74,6 +78,12 @@ def _build_transformers(path: str, options: _Options) -> Model:
     return TransformersModel(path, **options.kwargs)
 
 
+def _build_replay(path: str, options: _Options) -> Model:
+    from .cassette import ReplayModel
+
+    return ReplayModel(os.path.expanduser(path))
+
+
 def _build_scripted(path: str, options: _Options) -> Model:
     from .scripted import ScriptedModel
 
@@ -85,6 +95,7 @@ _BUILDERS: dict[str, tuple[Callable[[str, _Options], Model], str]] = {
     "transformers": (_build_transformers, "transformers:PATH (local weights)"),
     "openai-server": (_build_openai_server, "openai-server:MODEL (an OpenAI-compatible server at api_base)"),
     "scripted": (_build_scripted, "scripted:FILE (a JSON or YAML list of replies)"),
+    "replay": (_build_replay, "replay:FILE (a cassette recorded with --record)"),
 }
 """Spec prefix -> (builder, how the form is written, for error messages)."""
 
@@ -97,6 +108,7 @@ def resolve_model(
     *,
     api_base: str | None = None,
     api_key_env: str | None = None,
+    record: str | None = None,
     **kwargs: Any,
 ) -> Model:
     """Return the Model a spec names (see the module docs for the forms).
@@ -106,6 +118,8 @@ def resolve_model(
             for ``$SMOLKERNEL_MODEL``.
         api_base: the server's base URL, for the HTTP backends.
         api_key_env: the environment variable holding the API key.
+        record: a cassette file to record every call to (default:
+            ``$SMOLKERNEL_RECORD``, when set); replay with ``replay:FILE``.
         **kwargs: passed to the backend's constructor (timeout, temperature, ...).
 
     Raises:
@@ -128,13 +142,19 @@ def resolve_model(
         builder, rest = _build_litellm, text
     else:
         raise UnknownModelError(_unknown_message(text, "this is not a model id"))
-    local = builder in (_build_transformers, _build_scripted)
+    local = builder in (_build_transformers, _build_scripted, _build_replay)
     options = _Options(
         api_base=None if local else api_base,
         api_key=None if local else _read_key(api_key_env),
         kwargs=kwargs,
     )
-    return builder(rest, options)
+    model = builder(rest, options)
+    cassette = record if record is not None else os.environ.get(RECORD_ENV)
+    if cassette and builder is not _build_replay:
+        from .cassette import RecordingModel
+
+        model = RecordingModel(model, os.path.expanduser(cassette))
+    return model
 
 
 def _spec_text(spec: Any) -> str:

@@ -73,3 +73,17 @@ def test_missing_cassette_is_a_configuration_error(tmp_path):
 
     with pytest.raises(ConfigurationError, match="cannot be read"):
         ReplayModel(tmp_path / "nope.jsonl")
+
+
+def test_resolve_model_records_and_replays(tmp_path, monkeypatch):
+    from smolkernel.models import resolve_model
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(["```python\nfinal_answer(6 * 7)\n```"]))
+    cassette = tmp_path / "c.jsonl"
+    monkeypatch.setenv("SMOLKERNEL_RECORD", str(cassette))
+    assert CodeAgent([], resolve_model(f"scripted:{script}")).run("answer").output == 42
+    monkeypatch.delenv("SMOLKERNEL_RECORD")
+    replay = resolve_model(f"replay:{cassette}")
+    assert isinstance(replay, ReplayModel)
+    assert CodeAgent([], replay).run("answer").output == 42
