@@ -49,7 +49,7 @@ def test_stateful_host_tool_across_steps_and_runs() -> None:
         assert second.output == {"total": 10, "added": 3, "previous_total": 8}  # workspace kept `added` and `total`
         assert database.statements == 6  # host state: one connection, every statement
         # the connection is bound to the bridge's tool thread, where every call ran
-        count = agent.executor.bridge._thread().submit(database.connection.execute, "select count(*) from fruit").result()
-        assert count.fetchone() == (3,)
+        count = agent.executor.bridge._thread().submit(lambda: database.connection.execute("select count(*) from fruit").fetchone())
+        assert count.result() == (3,)
     finally:
         agent.close()
