@@ -64,29 +64,32 @@ def run_interruptibly(
     """
     events: queue.SimpleQueue[AgentEvent] = queue.SimpleQueue()
     outcome = RunOutcome()
+    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave the
+    # thread marked as finished while it still runs (CPython gh-90882).
+    done = threading.Event()
 
     def work() -> None:
         try:
             outcome.result = run_sync(agent.arun(task, variables=variables, on_event=events.put))
         except BaseException as exc:  # handed to the shell's thread below
             outcome.error = exc
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=work, name="smolkernel-magic-run", daemon=True)
-    worker.start()
+    threading.Thread(target=work, name="smolkernel-magic-run", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(POLL_SECONDS)
+        while not done.wait(POLL_SECONDS):
             _deliver(events, on_event)
     except KeyboardInterrupt:
         outcome.interrupted = True
-        _stop(agent, worker, events, on_event, outcome)
+        _stop(agent, done, events, on_event, outcome)
     _deliver(events, on_event)
     return outcome
 
 
 def _stop(
     agent: MultiStepAgent,
-    worker: threading.Thread,
+    done: threading.Event,
     events: queue.SimpleQueue[AgentEvent],
     on_event: Callable[[AgentEvent], None],
     outcome: RunOutcome,
@@ -95,17 +98,17 @@ def _stop(
     began = time.monotonic()
     deadline = began + STOP_GRACE_SECONDS
     next_request = began
-    while worker.is_alive() and time.monotonic() < deadline:
+    while not done.is_set() and time.monotonic() < deadline:
         try:
             if time.monotonic() >= next_request:
                 # Repeated: the first request may land before the run's task exists.
                 agent.interrupt()
                 next_request = time.monotonic() + _REPEAT_INTERRUPT_SECONDS
-            worker.join(POLL_SECONDS)
+            done.wait(POLL_SECONDS)
             _deliver(events, on_event)
         except KeyboardInterrupt:
             continue
-    outcome.stopped = not worker.is_alive()
+    outcome.stopped = done.is_set()
     outcome.stop_seconds = time.monotonic() - began
 
 
