@@ -4,6 +4,7 @@ Layout of the runtime folder (``mkdtemp``, mode 0700, removed on stop)::
 
     smolkernel-XXXX/
         kernel.log        the sibling's stdout/stderr (never shown in a cell)
+        host.pid          the host's pid: folders of dead hosts are swept at the next start
         k/                IPC sockets ``ipc-<n>`` and, until the kernel is ready, kernel.json
 
 The connection file is deleted as soon as the kernel has answered, so code
@@ -98,7 +99,9 @@ class KernelProcess:
         Raises:
             ExecutorError: the kernel did not start; the message quotes its log.
         """
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="smolkernel-"))
+        _sweep_stale_runtime_dirs()
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix=_PREFIX))
+        (self.runtime_dir / "host.pid").write_text(str(os.getpid()))
         socket_dir = self.runtime_dir / "k"
         socket_dir.mkdir(mode=0o700)
         connection_file = socket_dir / "kernel.json"
@@ -192,6 +195,21 @@ def _kill_all(pids: Sequence[int]) -> None:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+_PREFIX = "smolkernel-"
+
+
+def _sweep_stale_runtime_dirs() -> None:
+    """Remove runtime folders left by hosts that were killed before they could clean up."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(_PREFIX + "*"):
+        try:
+            owner = int((folder / "host.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove(path: Path) -> None:
