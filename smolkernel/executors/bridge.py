@@ -63,7 +63,9 @@ class ToolBridge:
     One bridge belongs to one executor. Synchronous tools run one at a time in
     the bridge's own worker thread, so the event loop stays responsive and a
     tool's thread-bound state (an sqlite connection made in ``setup``) sees the
-    same thread on every call.
+    same thread on every call. If an execution times out while a sync tool
+    runs, that thread is abandoned (the tool finishes in the background) and
+    later calls get a new one.
     """
 
     def __init__(self, *, allow_pickle: bool = False) -> None:
