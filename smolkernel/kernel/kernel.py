@@ -181,9 +181,19 @@ class SmolKernel(IPythonKernel):
 
     async def run_host_code(self, code: str) -> Any:
         """Run ``code`` in the host's IPython shell (``%%tool``); returns IPython's ExecutionResult."""
+        import sys
+
+        shell = self.shell
         self._host_code_running = True
         try:
-            return await self.shell.run_cell_async(code, store_history=False, silent=False)
+            failure = None
+            try:
+                transformed = shell.transform_cell(code)
+            except Exception:
+                transformed, failure = code, sys.exc_info()
+            return await shell.run_cell_async(
+                code, store_history=False, silent=False, transformed_cell=transformed, preprocessing_exc_tuple=failure
+            )
         finally:
             self._host_code_running = False
 
