@@ -40,6 +40,8 @@ __all__ = ["SandboxExecutor", "find_bwrap"]
 SANDBOX_HOME = "/tmp/home"
 HIDDEN_DIRS = ("/tmp", "/var/tmp", "/run", "/dev/shm")
 """Always replaced by empty tmpfs inside the sandbox."""
+SECRET_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/ssh", "/root")
+"""Host files that root could read even inside the user namespace; masked with /dev/null or tmpfs."""
 
 
 def find_bwrap(path: str | None = None) -> str:
@@ -103,6 +105,11 @@ class SandboxExecutor(KernelExecutor):
         hidden = [*HIDDEN_DIRS, *_host_private_dirs(), *self.hide]
         for path in _existing(hidden):
             args += ["--tmpfs", path]
+        for path in SECRET_FILES:
+            if os.path.isfile(path):
+                args += ["--ro-bind", "/dev/null", path]
+            elif os.path.isdir(path) and not any(_under(path, h) for h in hidden):
+                args += ["--tmpfs", path]
         for path in _existing(self._visible_paths()):
             if any(_under(path, h) for h in hidden):
                 args += ["--ro-bind", path, path]

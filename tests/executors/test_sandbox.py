@@ -104,6 +104,12 @@ async def test_host_secrets_absent(sandbox: SandboxExecutor) -> None:
     assert result.output == "([], False)"
 
 
+async def test_root_only_host_files_are_masked(sandbox: SandboxExecutor) -> None:
+    out = await sandbox.run("import os\nprint(repr(open('/etc/shadow').read()), os.listdir('/etc/ssh') if os.path.isdir('/etc/ssh') else [])")
+    assert out.error is None, out.error
+    assert out.logs.strip() == "'' []"
+
+
 async def test_host_processes_invisible(sandbox: SandboxExecutor) -> None:
     result = await run(sandbox, f"import os\nos.path.exists('/proc/{os.getpid()}/environ') and 'SMOLKERNEL' in open('/proc/{os.getpid()}/environ').read()")
     assert result.output == "False"
