@@ -105,7 +105,12 @@ async def test_host_secrets_absent(sandbox: SandboxExecutor) -> None:
 
 
 async def test_root_only_host_files_are_masked(sandbox: SandboxExecutor) -> None:
-    out = await sandbox.run("import os\nprint(repr(open('/etc/shadow').read()), os.listdir('/etc/ssh') if os.path.isdir('/etc/ssh') else [])")
+    code = (
+        "import os\n"
+        "try:\n    shadow = open('/etc/shadow').read()\nexcept PermissionError:\n    shadow = ''\n"
+        "print(repr(shadow), os.listdir('/etc/ssh') if os.path.isdir('/etc/ssh') else [])"
+    )
+    out = await sandbox.run(code)
     assert out.error is None, out.error
     assert out.logs.strip() == "'' []"
 
