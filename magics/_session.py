@@ -85,6 +85,8 @@ class AgentSession:
             return CodeAgent(tools, model, executor=self._executor(config), memory_size=config.memory_size, max_steps=config.max_steps)
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
+        except ImportError as exc:
+            raise UsageError(f"the {config.executor} executor cannot be loaded ({exc}); use --executor local or kernel") from None
 
     def _executor(self, config: AgentConfig) -> Any:
         """The executor for ``config``: for ``local``, one running in the user's namespace."""

@@ -84,3 +84,14 @@ def test_failed_run_does_not_break_the_next(shell, capsys, loopback):
     configure(shell, server)
     assert_short_error(shell, capsys, "%%agent\n{nope}", "nope")
     assert run(shell, "%%agent\nfine").result == 1
+
+
+def test_unavailable_executor_is_a_short_error(shell, capsys, loopback):
+    from smolkernel.executors.registry import EXECUTOR_NAMES
+
+    configure(shell, loopback([]))
+    EXECUTOR_NAMES["missing-test"] = (".no_such_module", "Nothing")
+    try:
+        assert_short_error(shell, capsys, "%%agent --executor missing-test\nx", "missing-test executor cannot be loaded", "--executor local")
+    finally:
+        del EXECUTOR_NAMES["missing-test"]
