@@ -206,6 +206,7 @@ class SmolKernel(IPythonKernel):
         uses_workspace = hasattr(agent, "executor")
         if uses_workspace and await self._restart_dead_workspace(ctx):
             task += "\n\n(Note: the workspace kernel had stopped and was restarted: variables from earlier tasks are gone.)"
+        restarts = getattr(getattr(agent, "executor", None), "restarts", 0)
         live = LiveRun.start(ctx.out, task, agent.max_steps, use_widgets=self.use_widgets)
         try:
             if uses_workspace:
@@ -220,6 +221,8 @@ class SmolKernel(IPythonKernel):
         finally:
             self._in_agent_run = False
         live.finish()
+        if getattr(getattr(agent, "executor", None), "restarts", 0) > restarts:
+            ctx.out.stream("[the workspace kernel stopped during this task and was restarted: its variables were lost]\n", "stderr")
         await self._show_answer(ctx, result, agent, live)
 
     async def _restart_dead_workspace(self, ctx: directives.DirectiveContext) -> bool:
