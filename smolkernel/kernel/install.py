@@ -59,7 +59,7 @@ def install_kernelspec(
         folder = Path(tmp) / name
         folder.mkdir()
         _write_spec(folder, display_name)
-        return KernelSpecManager().install_kernel_spec(str(folder), name, user=user, prefix=prefix, replace=True)
+        return KernelSpecManager().install_kernel_spec(str(folder), name, user=user, prefix=prefix)
 
 
 def uninstall_kernelspec(*, name: str = KERNEL_NAME, prefix: str | None = None, user: bool = False) -> str:
