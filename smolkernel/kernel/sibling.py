@@ -13,7 +13,6 @@ with the same jupyter_client the executor uses, under its lock.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from typing import Any
@@ -106,7 +105,7 @@ async def forward_request(executor: Any, msg_type: str, code: str, cursor_pos: i
         while (remaining := deadline - time.monotonic()) > 0:
             try:
                 reply = await client.get_shell_msg(timeout=remaining)
-            except (asyncio.TimeoutError, TimeoutError, Exception):
+            except Exception:  # queue.Empty on timeout, or a closed channel
                 return None
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 return reply["content"]
