@@ -9,6 +9,8 @@ kernel shows its message, not a traceback).
 
 from __future__ import annotations
 
+import os
+
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -151,16 +153,28 @@ def split_options(name: str, args: list[str], allowed: tuple[str, ...]) -> tuple
 # -- the directives ----------------------------------------------------------
 
 
-@directive("model", "%model SPEC [--api-base URL] [--api-key-env VAR]", "set the model (no SPEC: show it)")
+@directive(
+    "model",
+    "%model SPEC [--api-base URL] [--api-key-env VAR] [--record FILE] [--if-unset]",
+    "set the model (no SPEC: show it); --record writes a cassette, --if-unset keeps a configured model",
+)
 async def _model(ctx: DirectiveContext, args: list[str], body: str) -> None:
-    positional, options = split_options("model", args, ("--api-base", "--api-key-env"))
+    if_unset = "--if-unset" in args
+    args = [a for a in args if a != "--if-unset"]
+    positional, options = split_options("model", args, ("--api-base", "--api-key-env", "--record"))
+    if if_unset and ctx.session.has_model():
+        current = ctx.session.model or ctx.session.model_spec or os.environ.get("SMOLKERNEL_MODEL", "").strip()
+        ctx.out.stream(f"model: {current!r} (already configured; {positional[0] if positional else 'the default'} not used)\n")
+        return
     if not positional:
         current = ctx.session.model or ctx.session.model_spec
         ctx.out.stream(f"model: {current!r}\n" if current else "no model is set\n")
         return
     if len(positional) > 1:
         raise ConfigurationError("%model takes one model spec, e.g. %model openai/gpt-4o-mini")
-    model = ctx.session.set_model(positional[0], api_base=options.get("--api-base"), api_key_env=options.get("--api-key-env"))
+    model = ctx.session.set_model(
+        positional[0], api_base=options.get("--api-base"), api_key_env=options.get("--api-key-env"), record=options.get("--record")
+    )
     ctx.out.stream(f"model: {model!r}\n")
 
 

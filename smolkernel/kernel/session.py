@@ -113,15 +113,17 @@ class AgentSession:
 
     # -- changes -------------------------------------------------------------
 
-    def set_model(self, spec: str, *, api_base: str | None = None, api_key_env: str | None = None) -> Model:
+    def set_model(self, spec: str, *, api_base: str | None = None, api_key_env: str | None = None, record: str | None = None) -> Model:
         """Resolve ``spec`` and use it from now on (memory and workspace stay).
+
+        ``record`` names a cassette file that every model call is appended to.
 
         Raises:
             ConfigurationError: the spec or its key is wrong (the message says how).
         """
         from ..models.resolve import resolve_model
 
-        model = resolve_model(spec, api_base=api_base, api_key_env=api_key_env)
+        model = resolve_model(spec, api_base=api_base, api_key_env=api_key_env, record=record)
         self.model, self.model_spec = model, spec
         if self._agent is not None:
             self._agent.model = model

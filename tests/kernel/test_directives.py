@@ -173,3 +173,20 @@ def test_configuration_from_traitlets_and_environment(tmp_path):
         assert driver.execute("Go", timeout=60).result["data"]["text/plain"] == "from env"
     finally:
         driver.shutdown()
+
+
+def test_model_if_unset_keeps_the_configured_model(kernel):
+    run = kernel.execute("%model scripted:/nonexistent.json --if-unset")
+    assert run.status == "ok" and "already configured" in run.stdout
+    assert "openai/test" in kernel.execute("%model").stdout
+
+
+def test_model_record_writes_a_cassette_that_replays(kernel, llm, tmp_path):
+    cassette = tmp_path / "cell.jsonl"
+    base = llm.api_base
+    assert kernel.execute(f"%model openai/test --api-base {base} --record {cassette}").status == "ok"
+    llm.add_replies(code_reply("final_answer(6 * 7)"))
+    assert kernel.execute("Multiply six by seven").result["data"]["text/plain"] == "42"
+    lines = [json.loads(line) for line in cassette.read_text().splitlines()]
+    assert len(lines) == 1 and "final_answer(6 * 7)" in lines[0]["response"]["content"]
+    assert kernel.execute(f"%model openai/test --api-base {base}").status == "ok"
