@@ -48,6 +48,8 @@ class AgentConfig:
     """Extra modules the local executor may import (``*``: any)."""
     pickle: bool = False
     """Send ``--vars`` values pickled to kernel/sandbox executors (any picklable type)."""
+    record: str | None = None
+    """Cassette file recording every model call (replay it with ``--model replay:FILE``)."""
 
     @property
     def model_spec(self) -> str | None:
@@ -57,7 +59,7 @@ class AgentConfig:
     @property
     def agent_key(self) -> tuple[Any, ...]:
         """What identifies an agent: cells with equal keys share memory and workspace."""
-        return (self.model_spec, self.api_base, self.api_key_env, self.kind, self.executor, self.memory_size, self.timeout, self.imports, self.pickle)
+        return (self.model_spec, self.api_base, self.api_key_env, self.kind, self.executor, self.memory_size, self.timeout, self.imports, self.pickle, self.record)
 
     def updated(self, **changes: Any) -> AgentConfig:
         """A copy with ``changes`` applied; None means "not given" and keeps the current value."""
@@ -126,7 +128,7 @@ def convert_value(key: str, text: str) -> Any:
         UsageError: the value is not valid for ``key``, with the fix.
     """
     text = text.strip()
-    if key in ("model", "api_base", "api_key_env"):
+    if key in ("model", "api_base", "api_key_env", "record"):
         return text or None
     if key == "kind":
         if text not in KINDS:

@@ -79,7 +79,7 @@ class AgentSession:
         from smolkernel.models.resolve import resolve_model
 
         try:
-            model = resolve_model(config.model_spec, api_base=config.api_base, api_key_env=config.api_key_env)
+            model = resolve_model(config.model_spec, api_base=config.api_base, api_key_env=config.api_key_env, record=config.record)
             if config.kind == "toolcalling":
                 return ToolCallingAgent(tools, model, memory_size=config.memory_size, max_steps=config.max_steps)
             return CodeAgent(tools, model, executor=self._executor(config), memory_size=config.memory_size, max_steps=config.max_steps)

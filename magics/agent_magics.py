@@ -59,6 +59,7 @@ def _add_run_options(func: Any, prog: str) -> Any:
         argument("--out", help="also store the final answer in this variable"),
         argument("--max-steps", dest="max_steps", help="steps before the run gives up (default 10)"),
         argument("--memory-size", dest="memory_size", help="past tasks remembered across cells (default 5)"),
+        argument("--record", help="append every model call to this cassette file (replay with --model replay:FILE)"),
     ]
     for decorator in reversed(options):
         func = decorator(func)
@@ -109,7 +110,7 @@ class AgentMagics(Magics):
             %agent config                      show the defaults
             %agent config KEY=VALUE ...        set defaults for later cells: model, api_base,
                                                api_key_env, kind, executor, tools, memory_size,
-                                               max_steps, timeout, imports, pickle
+                                               max_steps, timeout, imports, pickle, record
             %agent tools                       the tools configured and the @tool objects defined
             %agent memory                      the memory of the latest agent
             %agent usage                       tokens per run and the session's totals
@@ -206,7 +207,7 @@ class AgentMagics(Magics):
     def _config_from(self, args: Any) -> AgentConfig:
         """The session defaults overridden by the options given on the magic's line."""
         changes: dict[str, Any] = {}
-        for key in ("model", "api_base", "api_key_env", "kind", "executor", "tools", "max_steps", "memory_size"):
+        for key in ("model", "api_base", "api_key_env", "kind", "executor", "tools", "max_steps", "memory_size", "record"):
             value = getattr(args, key, None)
             if value is not None:
                 changes[key] = convert_value(key, value)

@@ -145,3 +145,16 @@ def test_help_for_both_magics(shell, capsys):
 
     assert "%agent config KEY=VALUE" in line_help and "--max-steps" in line_help
     assert "%%agent [--model MODEL]" in cell_help and "--vars VARS" in cell_help
+
+
+def test_record_then_replay_offline(shell, loopback, tmp_path):
+    cassette = tmp_path / "agent.jsonl"
+    server = loopback([code_reply("final_answer(len('replayed'))")])
+    configure(shell, server)
+    recorded = run(shell, f"%%agent --record {cassette}\nCount the letters of 'replayed'.")
+    assert recorded.success, recorded.error_in_exec
+    assert recorded.result == 8 and cassette.read_text().count("\n") == 1
+    replayed = run(shell, f"%%agent --model replay:{cassette}\nCount the letters of 'replayed'.")
+    assert replayed.success, replayed.error_in_exec
+    assert replayed.result == 8
+    assert len(server.chat_requests) == 1  # the replay made no HTTP call
