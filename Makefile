@@ -20,8 +20,15 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+DEMO_OUT := build/demo/quickstart.html
+
+# Runs notebooks/quickstart.ipynb in the SmolKernel kernel and writes an HTML
+# report. Offline by default (scripted replies); with SMOLKERNEL_MODEL (and its
+# API key) set, the notebook's agents use that model instead.
 demo: $(STAMP)
-	$(PY) -m smolkernel.demo
+	$(VENV)/bin/smolkernel install --sys-prefix
+	$(VENV)/bin/smolkernel report notebooks/quickstart.ipynb -o $(DEMO_OUT) --timeout 300
+	@echo "Open the report: $(CURDIR)/$(DEMO_OUT)"
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
