@@ -15,7 +15,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	$(PIP) install -e ".[test,bench]" "transformers>=4.45" tokenizers "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import smolkernel, jupyter_client, litellm, openai, transformers, torch"
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(PY) -c "import smolkernel, jupyter_client, litellm, openai, transformers, torch"
 	touch $(STAMP)
 
 install: $(STAMP)
