@@ -90,7 +90,7 @@ def test_multi_agent(tmp_path, jupyter_path):
 
 
 def test_magics_report(tmp_path, jupyter_path):
-    """tests/magics/test_notebooks.py checks every output; here: it also runs as a report."""
+    """tests/magics/test_magics_notebooks.py checks every output; here: it also runs as a report."""
     cells = execute("magics.ipynb", tmp_path)
     assert "North has the highest revenue" in texts(cells[9])
     html = (tmp_path / "magics.html").read_text()
