@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ def run_notebook_report(
             overwrite it.
     """
     import nbformat
+    from jupyter_client import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -96,10 +98,13 @@ def run_notebook_report(
 
     nb = nbformat.read(source, as_version=4)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    options: dict[str, Any] = {"timeout": timeout, "allow_errors": allow_errors, "store_widget_state": True, "resources": {"metadata": {"path": str(source.parent)}}}
-    if kernel_name:
-        options["kernel_name"] = kernel_name
-    client = NotebookClient(nb, **options)
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    sockets = tempfile.TemporaryDirectory(prefix="smolkernel-report-")
+    os.chmod(sockets.name, 0o700)
+    # IPC transport: unix sockets in a private folder, so the kernel's traffic is
+    # not plain TCP on loopback (ipykernel warns about that on every start).
+    manager = KernelManager(kernel_name=name, transport="ipc", ip=os.path.join(sockets.name, "kernel"))
+    client = NotebookClient(nb, km=manager, timeout=timeout, allow_errors=allow_errors, store_widget_state=True, resources={"metadata": {"path": str(source.parent)}})
     timings: dict[int, float] = {}
 
     def on_start(cell: Any, cell_index: int) -> None:
@@ -120,6 +125,10 @@ def run_notebook_report(
     except CellExecutionError as exc:
         result.failed_cell, result.error = _first_error(nb)
         result.error = result.error or str(exc).strip().splitlines()[-1]
+    finally:
+        if manager.has_kernel:  # nbclient leaves a kernel manager it was given running
+            manager.shutdown_kernel()
+        sockets.cleanup()
     result.duration = time.perf_counter() - began
     if allow_errors and result.failed_cell is None:
         result.failed_cell, result.error = _first_error(nb)

@@ -55,3 +55,16 @@ def test_never_overwrites_the_input(tmp_path):
     source = notebook(tmp_path / "same.ipynb", "1")
     with pytest.raises(ConfigurationError, match="overwrite the input"):
         run_notebook_report(source, tmp_path / "same.html")
+
+
+def test_no_kernel_is_left_running(tmp_path):
+    import os
+    import time
+
+    source = notebook(tmp_path / "pid.ipynb", "import os\nos.getpid()")
+    result = run_notebook_report(source, tmp_path / "pid-report.html", progress=lambda _: None)
+    pid = int(nbformat.read(result.notebook_path, as_version=4).cells[1].outputs[0]["data"]["text/plain"])
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}")
