@@ -103,7 +103,10 @@ def run_notebook_report(
     os.chmod(sockets.name, 0o700)
     # IPC transport: unix sockets in a private folder, so the kernel's traffic is
     # not plain TCP on loopback (ipykernel warns about that on every start).
-    manager = KernelManager(kernel_name=name, transport="ipc", ip=os.path.join(sockets.name, "kernel"))
+    manager = KernelManager(
+        kernel_name=name, transport="ipc", ip=os.path.join(sockets.name, "kernel"),
+        connection_file=os.path.join(sockets.name, "connection.json"),
+    )
     client = NotebookClient(nb, km=manager, timeout=timeout, allow_errors=allow_errors, store_widget_state=True, resources={"metadata": {"path": str(source.parent)}})
     timings: dict[int, float] = {}
 

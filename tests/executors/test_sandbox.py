@@ -95,7 +95,9 @@ async def test_home_and_runtime_folders_are_hidden(sandbox: SandboxExecutor) -> 
 
 
 async def test_own_connection_file_is_invisible(sandbox: SandboxExecutor) -> None:
-    result = await run(sandbox, "import glob\nglob.glob('/tmp/**/*.json', recursive=True) + glob.glob('/run/**/*.json', recursive=True)")
+    from test_kernel import FIND_CONNECTION_FILES
+
+    result = await run(sandbox, FIND_CONNECTION_FILES)
     assert result.output == "[]"
 
 
