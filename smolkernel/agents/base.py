@@ -269,9 +269,6 @@ class MultiStepAgent:
                 if step.is_final_answer:
                     result.output, result.success = step.output, True
                     break
-                if isinstance(step.error, _FatalStepError):
-                    result.error = str(step.error)
-                    break
             else:
                 result.output = await self._final_attempt(task, history, steps)
                 result.error = f"no final answer within max_steps={self.max_steps}"
@@ -290,13 +287,15 @@ class MultiStepAgent:
         ctx.current_step = step
         ctx.send(ev.StepStarted, step_number=number)
         began = time.perf_counter()
+        unreachable: str | None = None
         try:
             message = await self._call_model(self._messages(task, history, steps), number, ctx)
             step.model_output = message.content
             step.token_usage = message.token_usage or TokenUsage()
             await self._act(message, step, ctx)
         except ModelCallError as exc:
-            step.error = _FatalStepError(f"The model call failed: {exc}")
+            # The model already retried inside the call; another step would fail the same way.
+            step.error = unreachable = f"The model call failed: {exc}"
         except AgentError as exc:
             step.error = str(exc)
         step.duration = time.perf_counter() - began
@@ -305,6 +304,8 @@ class MultiStepAgent:
             callback(step, self)
         ctx.send(ev.StepFinished, step=step)
         ctx.current_step = None
+        if unreachable:
+            raise RunError(unreachable)
         return step
 
     async def _call_model(self, messages: list[ChatMessage], number: int, ctx: RunContext, *, tools: bool = True) -> ChatMessage:
@@ -384,10 +385,6 @@ class MultiStepAgent:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, tools={list(self.tools)})"
-
-
-class _FatalStepError(str):
-    """A step error after which the run cannot go on (the model is unreachable)."""
 
 
 def _combine(*callbacks: EventCallback | None) -> EventCallback | None:
