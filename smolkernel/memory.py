@@ -46,6 +46,9 @@ class ActionStep:
     """The error the model saw, if the step failed."""
     output: Any = None
     """The final answer, when this step gave it."""
+    answer_bundle: dict[str, Any] | None = None
+    """The final answer's rich display (``{"data": ..., "metadata": ...}``) when it came back
+    from another process as text (``output`` is then its ``repr``); see ``CodeOutput.answer_bundle``."""
     is_final_answer: bool = False
     """Whether this step ended the run with an answer."""
     token_usage: TokenUsage = field(default_factory=TokenUsage)

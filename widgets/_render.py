@@ -152,7 +152,7 @@ def step_body_html(step: StepState) -> str:
     if step.observations:
         parts.append(_section("Observations", f"<pre style='{PRE}'>{html.escape(_cut(step.observations))}</pre>"))
     if step.displays:
-        parts.append(_section("Displays", "".join(display_html(d) for d in step.displays)))
+        parts.append(_section("Displays", "".join(display_html(d.get("data", {})) for d in step.displays)))
     if step.error:
         body = f"<pre style='{PRE}color:{RED}'>{html.escape(_cut(step.error))}</pre>"
         parts.append(_section("Error", body, f"border-left:4px solid {RED};padding-left:6px;background:#fdecea"))

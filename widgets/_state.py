@@ -161,9 +161,11 @@ class RunModel:
     Not thread-safe by itself; ``RunView`` calls it under its lock.
     """
 
-    def __init__(self, title: str | None = None, max_steps: int | None = None) -> None:
+    def __init__(self, title: str | None = None, max_steps: int | None = None, *, show_displays: bool = True) -> None:
         self.title = title
         """A title shown above the task (the view's ``title``)."""
+        self.show_displays = show_displays
+        """Keep the steps' displays in their cards (False: they are shown elsewhere)."""
         self.max_steps = max_steps
         self.root = RunState(task=title or "", max_steps=max_steps or 0)
         self.runs: dict[str, RunState] = {}
@@ -262,7 +264,7 @@ class RunModel:
         card.text = step.model_output if step.model_output is not None else card.text
         card.code = step.code or _calls_as_code(step) or card.code
         card.observations = step.observations
-        card.displays = list(step.displays)
+        card.displays = list(step.displays) if self.show_displays else []
         card.error = step.error
         card.output = step.output
         card.duration = step.duration

@@ -138,12 +138,23 @@ class RunView(SnapshotView):
         interval: minimum seconds between two redraws while text streams.
         keep_widget: keep the live widget in the output after the run
             (by default it is replaced by the static snapshot; see ``SnapshotView``).
+        show_displays: show the figures and tables made by the code inside
+            their step cards; False when the caller publishes them itself as
+            ordinary outputs (as SmolKernel does), so they are not shown twice.
     """
 
-    def __init__(self, title: str | None = None, *, max_steps: int | None = None, interval: float = 0.1, keep_widget: bool = False) -> None:
+    def __init__(
+        self,
+        title: str | None = None,
+        *,
+        max_steps: int | None = None,
+        interval: float = 0.1,
+        keep_widget: bool = False,
+        show_displays: bool = True,
+    ) -> None:
         super().__init__(keep_widget=keep_widget)
         self.title = title
-        self.model = RunModel(title=title, max_steps=max_steps)
+        self.model = RunModel(title=title, max_steps=max_steps, show_displays=show_displays)
         """The pure-Python state the widgets are drawn from."""
         self.redraws = 0
         """How many times the widgets were redrawn."""

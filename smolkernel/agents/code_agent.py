@@ -87,7 +87,7 @@ class CodeAgent(MultiStepAgent):
         elif out.error:
             step.error = out.error
         if out.is_final_answer and not step.error:
-            step.is_final_answer, step.output = True, out.output
+            step.is_final_answer, step.output, step.answer_bundle = True, out.output, out.answer_bundle
 
     def _step_messages(self, step: ActionStep, limit: int | None) -> list[ChatMessage]:
         reply = step.model_output if step.model_output is not None else ""

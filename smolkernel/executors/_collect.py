@@ -19,6 +19,8 @@ MAX_DISPLAYS = 50
 """Displays kept per execution; later ones are counted, not kept."""
 MAX_DISPLAY_CHARS = 10_000_000
 """A display bundle larger than this (e.g. a giant image) is replaced by a note."""
+ANSWER_METADATA_KEY = "smolkernel/final_answer"
+"""Marks the sibling's display of a non-JSON final answer (same key in ``_sibling.py``)."""
 
 
 def strip_ansi(text: str) -> str:
@@ -68,6 +70,7 @@ class OutputCollector:
         self.logs = _BoundedText(max_output_chars)
         self.displays: list[dict[str, Any]] = []
         self.dropped_displays = 0
+        self.answer_bundle: dict[str, Any] | None = None
         self.result: Any = None
         self.error: str | None = None
         self.error_name: str | None = None
@@ -76,6 +79,8 @@ class OutputCollector:
         """Take one IOPub message of the execution."""
         if msg_type == "stream":
             self.logs.add(content.get("text", ""))
+        elif msg_type == "display_data" and content.get("metadata", {}).get(ANSWER_METADATA_KEY):
+            self._keep_answer(content)
         elif msg_type in ("display_data", "update_display_data"):
             self._add_display(content)
         elif msg_type == "execute_result":
@@ -94,17 +99,36 @@ class OutputCollector:
             self.dropped_displays += 1
             return
         data = content.get("data", {})
-        size = sum(len(v) if isinstance(v, str) else 0 for v in data.values())
+        size = _size(data)
         if size > MAX_DISPLAY_CHARS:
             data = {"text/plain": f"[display of {size} characters omitted]"}
         self.displays.append({"data": data, "metadata": content.get("metadata", {})})
+
+    def _keep_answer(self, content: dict[str, Any]) -> None:
+        """The final answer's display, without its marker (too large: dropped, the repr text remains)."""
+        data = content.get("data", {})
+        if _size(data) <= MAX_DISPLAY_CHARS:
+            metadata = {k: v for k, v in content.get("metadata", {}).items() if k != ANSWER_METADATA_KEY}
+            self.answer_bundle = {"data": data, "metadata": metadata}
 
     def to_output(self, duration: float) -> CodeOutput:
         """The ``CodeOutput`` so far (logs bounded, with the truncation marker when cut)."""
         logs = self.logs.render()
         if self.dropped_displays:
             logs += f"\n[{self.dropped_displays} more displays omitted]"
-        return CodeOutput(output=self.result, logs=logs, displays=list(self.displays), error=self.error, duration=duration)
+        return CodeOutput(
+            output=self.result,
+            logs=logs,
+            displays=list(self.displays),
+            error=self.error,
+            duration=duration,
+            answer_bundle=self.answer_bundle,
+        )
+
+
+def _size(data: dict[str, Any]) -> int:
+    """Characters in a mime bundle's text values."""
+    return sum(len(v) if isinstance(v, str) else 0 for v in data.values())
 
 
 def _format_error(content: dict[str, Any]) -> str:

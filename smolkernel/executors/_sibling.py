@@ -14,6 +14,11 @@ What it installs:
 * a custom exception handler that prints concise tracebacks whose line numbers
   refer to the generated code.
 
+A final answer that is not JSON (a DataFrame, a figure) reaches the host as
+its ``repr``; its full mime bundle is published as display data marked with
+``ANSWER_METADATA_KEY``, in the same execution, so the host can still show it
+in its rich form.
+
 Nothing here is a security boundary: code in the sibling can read the marker
 like anything else in its process. The host validates every call (tool name,
 arguments), so a forged call can do no more than a real one.
@@ -31,6 +36,9 @@ from typing import Any
 
 MARKER = ""
 """Set by ``install``: the private per-session prefix of every bridge request."""
+
+ANSWER_METADATA_KEY = "smolkernel/final_answer"
+"""Marks the display of a non-JSON final answer (``_collect.ANSWER_METADATA_KEY`` on the host)."""
 
 _STATE: dict[str, Any] = {"stubs": {}, "hook": None, "raw_input": None}
 
@@ -57,20 +65,33 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serializable")
 
 
-def _encode(name: str, args: tuple, kwargs: dict) -> str:
+def _encode(name: str, args: tuple, kwargs: dict) -> tuple[str, bool]:
+    """The request's JSON text, and whether it carries a final answer as its ``repr``."""
     try:
-        return json.dumps({"t": name, "a": list(args), "k": kwargs}, default=_jsonable)
+        return json.dumps({"t": name, "a": list(args), "k": kwargs}, default=_jsonable), False
     except (TypeError, ValueError) as exc:
         if name != "final_answer":
             raise TypeError(f"{name}(): arguments must be JSON-serializable (str, int, float, bool, list, dict): {exc}") from None
         answer = args[0] if args else kwargs.get("answer")
-        return json.dumps({"t": name, "a": [repr(answer)], "k": {}, "r": True})
+        return json.dumps({"t": name, "a": [repr(answer)], "k": {}, "r": True}), True
+
+
+def _publish_answer(answer: Any) -> None:
+    """Publish the mime bundle of a final answer that crossed as text, marked for the host."""
+    shell = _STATE["shell"]
+    try:
+        data, metadata = shell.display_formatter.format(answer)
+    except Exception:  # a broken _repr_ leaves the host with the repr text
+        return
+    if data:
+        shell.display_pub.publish(data=data, metadata={**(metadata or {}), ANSWER_METADATA_KEY: True})
 
 
 def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
     """Send one tool call to the host and return its result (or raise ``ToolError``)."""
     raw_input = _STATE["raw_input"]
-    reply = json.loads(raw_input(MARKER + _encode(name, args, kwargs)))
+    request, answer_as_text = _encode(name, args, kwargs)
+    reply = json.loads(raw_input(MARKER + request))
     if "ok" in reply:
         return reply["ok"]
     if "repr" in reply:
@@ -81,6 +102,8 @@ def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
 
         return pickle.loads(base64.b64decode(reply["pickle"]))
     if reply.get("final"):
+        if answer_as_text:
+            _publish_answer(args[0] if args else kwargs.get("answer"))
         raise FinalAnswerSignal()
     raise ToolError(reply.get("error", "the tool call failed"))
 

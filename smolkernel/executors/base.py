@@ -33,6 +33,9 @@ class CodeOutput:
     """Seconds the execution took."""
     workspace_lost: bool = False
     """True when the executor died and was restarted (variables are gone)."""
+    answer_bundle: dict[str, Any] | None = None
+    """The rich display (``{"data": ..., "metadata": ...}``) of a final answer that crossed a process
+    boundary as text (its ``repr`` is in ``output``), e.g. a DataFrame's HTML table; None otherwise."""
 
 
 class Executor(abc.ABC):

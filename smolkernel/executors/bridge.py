@@ -15,7 +15,8 @@ arrays, tuples and sets are converted); a tool result that is not JSON comes
 back as its ``repr`` text, or pickled when the executor was created with
 ``allow_pickle=True`` (the host pickles, the sibling unpickles: never the
 other way round). A ``final_answer`` whose value is not JSON is recorded as
-its ``repr``.
+its ``repr``; the sibling publishes its rich display in the same execution
+(``CodeOutput.answer_bundle``).
 
 The marker is private to the session, so a genuine ``input()`` is never
 mistaken for a tool call; it is not a secret against code in the sibling.

@@ -16,7 +16,13 @@ Faults are reported, not raised: a timeout interrupts the execution (and
 restarts the kernel if it does not respond to the interrupt); a kernel that
 dies (``os._exit``, segfault, memory) is noticed within about half a second,
 restarted with the tools re-sent, and the ``CodeOutput`` says the workspace
-was lost.
+was lost. A sibling found dead at the start of a run (killed between runs,
+or while framework code ran) is restarted the same way, and reported the same.
+
+A final answer that is not JSON arrives as its ``repr`` in ``CodeOutput.output``
+with its rich mime bundle in ``CodeOutput.answer_bundle``, from the same
+execution. ``complete`` and ``inspect`` ask the sibling for completions and
+documentation of code in its workspace.
 
 This is not a security boundary: code in the sibling runs as the host's user
 and can read what that user can. Use ``SandboxExecutor`` for untrusted code.
@@ -51,6 +57,9 @@ __all__ = ["KernelExecutor"]
 POLL_SECONDS = 0.25
 """How often a silent kernel is checked for life (a dead one is noticed within this)."""
 _STATUS_EXPRESSION = "__import__('sys').modules['_smolkernel_bridge'].status()"
+_LOST_NOTE = "[the kernel had stopped and was restarted: the workspace was lost]\n"
+REQUEST_TIMEOUT = 5.0
+"""Seconds ``complete`` and ``inspect`` wait by default (for the lock and the reply)."""
 
 
 class KernelExecutor(Executor):
@@ -113,7 +122,7 @@ class KernelExecutor(Executor):
         self._lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
         self._install_needed = True
-        self._lost_note = ""
+        self._lost = False  # the sibling died outside run(); the next run reports the workspace lost
         self._msg_id = ""
 
     # -- lifecycle -----------------------------------------------------------
@@ -177,6 +186,7 @@ class KernelExecutor(Executor):
         if process is not None:
             await process.stop()
         self.restarts += 1
+        self._lost = False  # the caller asked for a fresh workspace: nothing left to report
         await self.start()
 
     async def interrupt(self) -> None:
@@ -195,7 +205,7 @@ class KernelExecutor(Executor):
         merged = {"final_answer": FinalAnswerTool(), **dict(tools)}
         self.bridge.set_tools(merged)
         self._install_needed = True
-        if self._process is not None:
+        if self.is_alive():  # a dead sibling gets the tools when run() restarts it
             async with self._lock:
                 await self._install()
 
@@ -259,7 +269,7 @@ class KernelExecutor(Executor):
             process, self._process = self._process, None
             if process is not None:
                 await process.stop()
-            self._lost_note = "[the kernel had stopped and was restarted: the workspace was lost]\n"
+            self._lost = True
             raise ExecutorError(f"the sibling kernel {'died' if state == 'died' else 'did not answer'} while running framework code")
         if result.error:
             raise ExecutorError(f"the sibling kernel rejected framework code: {result.error}")
@@ -277,19 +287,39 @@ class KernelExecutor(Executor):
         """
         await self.start()
         async with self._lock:
-            note, self._lost_note = self._lost_note, ""
-            if not self.is_alive():
-                note = "[the kernel had stopped and was restarted: the workspace was lost]\n"
-                await self._restart_locked()
-            if self._install_needed:
-                await self._install()
+            lost = await self._revive_locked()
             result, state = await self._execute(code, timeout=self.timeout)
             if state != "ok":
                 await self._recover(result, state)
-            if note:
+            if lost:
                 result.workspace_lost = True
-                result.logs = note + result.logs
+                result.logs = _LOST_NOTE + result.logs
             return result
+
+    async def _revive_locked(self) -> bool:
+        """Before a run: restart a sibling that died since the last one, reinstall the bridge if needed.
+
+        Returns True when the workspace was lost, however the death was noticed
+        (now, or earlier while framework code ran).
+
+        Raises:
+            ExecutorError: the sibling cannot be restarted, or rejected the bridge.
+        """
+        lost, self._lost = self._lost, False
+        if lost:
+            self.restarts += 1  # start() already replaced the sibling that died under framework code
+        if not self.is_alive():
+            lost = True
+            await self._restart_locked()
+        if self._install_needed:
+            try:
+                await self._install()
+            except ExecutorError:
+                if self._process is not None:  # alive, but it rejected the bridge
+                    raise
+                lost, self._lost = True, False  # it died while the bridge was installed: once more
+                await self._restart_locked()
+        return lost
 
     async def _recover(self, result: CodeOutput, state: str) -> None:
         """After a timeout or a death: make the kernel usable again and say what happened."""
@@ -343,11 +373,53 @@ class KernelExecutor(Executor):
         output = waiter.collector.to_output(time.perf_counter() - started)
         if not internal and waiter.bridge_status not in (None, "'ok'"):
             self._install_needed = True
-        if self.bridge.final_answer is not None:
+        if self.bridge.final_answer is None:
+            output.answer_bundle = None  # only a final answer recorded by the host has a display
+        else:
             output.output = self.bridge.final_answer[0]
             output.is_final_answer = True
             output.error = None
         return output, state
+
+    # -- completion and inspection ---------------------------------------------
+
+    async def complete(self, code: str, cursor_pos: int, *, timeout: float = REQUEST_TIMEOUT) -> dict[str, Any] | None:
+        """Complete ``code`` at ``cursor_pos`` in the workspace, as a Python cell would.
+
+        Returns the ``complete_reply`` content (``matches``, ``cursor_start``,
+        ``cursor_end``...), or None when the sibling is not running or did not
+        answer within ``timeout`` seconds (a running execution is waited for:
+        requests take turns with runs).
+        """
+        return await self._request("complete", timeout, code, cursor_pos)
+
+    async def inspect(self, code: str, cursor_pos: int, detail_level: int = 0, *, timeout: float = REQUEST_TIMEOUT) -> dict[str, Any] | None:
+        """Inspect the name at ``cursor_pos`` in the workspace (``detail_level`` 1: with source).
+
+        Returns the ``inspect_reply`` content (``found``, ``data``...), or None
+        when the sibling is not running or did not answer within ``timeout`` seconds.
+        """
+        return await self._request("inspect", timeout, code, cursor_pos, detail_level)
+
+    async def _request(self, kind: str, timeout: float, *args: Any) -> dict[str, Any] | None:
+        """Send one shell request (``complete``, ``inspect``) under the lock and return its reply content."""
+        if not self.is_alive():
+            return None
+        try:
+            return await asyncio.wait_for(self._request_locked(kind, *args), timeout)
+        except asyncio.TimeoutError:  # a late reply is skipped by later waits (its msg_id is not theirs)
+            return None
+
+    async def _request_locked(self, kind: str, *args: Any) -> dict[str, Any] | None:
+        async with self._lock:
+            if not self.is_alive():
+                return None
+            client = self._process.client
+            msg_id = getattr(client, kind)(*args)
+            while True:
+                reply = await client.get_shell_msg()
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    return reply["content"]
 
 
 class _ExecutionWaiter:

@@ -337,7 +337,8 @@ async def _python(ctx: DirectiveContext, args: list[str], body: str) -> None:
     if result_bundle is not None:
         ctx.out.result(result_bundle["data"], result_bundle.get("metadata"), ctx.execution_count)
     elif out.is_final_answer:
-        ctx.out.result({"text/plain": repr(out.output)}, {}, ctx.execution_count)
+        answer = out.answer_bundle or {"data": {"text/plain": repr(out.output)}, "metadata": {}}
+        ctx.out.result(answer["data"], answer["metadata"], ctx.execution_count)
 
 
 def _error_name(text: str) -> tuple[str, str]:

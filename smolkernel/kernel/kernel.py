@@ -25,10 +25,11 @@ from ipykernel.ipkernel import IPythonKernel
 from traitlets import Bool, Float, Integer, Unicode
 
 from ..exceptions import ConfigurationError, RunInterrupted
+from ..executors.kernel import KernelExecutor
+from ..memory import ActionStep
 from . import directives
-from .output import CellOutput, TextProgress, run_footer
+from .output import CellOutput, TextProgress, run_footer, value_bundle
 from .session import AgentSession
-from .sibling import fetch_answer_bundle, forward_request, host_bundle, is_sibling, keep_answers
 from .views import LiveRun, show_memory, show_usage
 
 __all__ = ["SmolKernel"]
@@ -206,13 +207,11 @@ class SmolKernel(IPythonKernel):
         uses_workspace = hasattr(agent, "executor")
         if uses_workspace and await self._restart_dead_workspace(ctx):
             task += "\n\n(Note: the workspace kernel had stopped and was restarted: variables from earlier tasks are gone.)"
-        restarts = getattr(getattr(agent, "executor", None), "restarts", 0)
         live = LiveRun.start(ctx.out, task, agent.max_steps, use_widgets=self.use_widgets)
         try:
             if uses_workspace:
-                await agent._prepare(None)  # start the workspace and send the tools before the answer hook
+                await agent.executor.start()
                 session.executor_started = True
-                await keep_answers(agent.executor)
             self._in_agent_run = True
             result = await agent.arun(task, on_event=live.handle_event)
         except BaseException as exc:
@@ -221,23 +220,29 @@ class SmolKernel(IPythonKernel):
         finally:
             self._in_agent_run = False
         live.finish()
-        if getattr(getattr(agent, "executor", None), "restarts", 0) > restarts:
-            ctx.out.stream("[the workspace kernel stopped during this task and was restarted: its variables were lost]\n", "stderr")
-        await self._show_answer(ctx, result, agent, live)
+        self._show_answer(ctx, result, live)
 
     async def _restart_dead_workspace(self, ctx: directives.DirectiveContext) -> bool:
-        """When the sibling died since the last cell: say so and restart it; True if it had died."""
-        session = self.agent_session
-        if not session.executor_started:
-            return False
-        executor = session.executor
-        if not is_sibling(executor) or executor.is_alive() or executor.pid is None:
+        """When the sibling died since the last cell: say so and restart it; True if it had died.
+
+        A death during the task needs no notice here: the executor reports it
+        in that step's output (``CodeOutput.workspace_lost``), which the model
+        and the run's view show.
+        """
+        executor = self._workspace()
+        if executor is None or executor.is_alive():
             return False
         ctx.out.stream("[the workspace kernel had stopped; it was restarted and its variables are lost]\n", "stderr")
         await executor.restart()
         return True
 
-    async def _show_answer(self, ctx: directives.DirectiveContext, result: Any, agent: Any, live: LiveRun) -> None:
+    def _workspace(self) -> KernelExecutor | None:
+        """The started sibling-kernel executor (``kernel``, ``sandbox``), or None."""
+        session = self.agent_session
+        executor = session.executor if session.executor_started else None
+        return executor if isinstance(executor, KernelExecutor) else None
+
+    def _show_answer(self, ctx: directives.DirectiveContext, result: Any, live: LiveRun) -> None:
         """The final answer as the cell's result (rich when possible); a failed run as an error."""
         if live.text_only:
             ctx.out.stream(run_footer(result))
@@ -245,11 +250,11 @@ class SmolKernel(IPythonKernel):
             raise directives.CellFailed("RunFailed", result.error or "the run ended without an answer")
         if not result.success:
             ctx.out.stream(f"no final answer ({result.error}); the model's last attempt:\n", "stderr")
-        data, metadata = host_bundle(self.shell, result.output)
-        if result.success and isinstance(result.output, str) and hasattr(agent, "executor"):
-            bundle = await fetch_answer_bundle(agent.executor)
-            if bundle is not None:
-                data, metadata = bundle.get("data", data), bundle.get("metadata", {})
+        bundle = _answer_bundle(result)
+        if bundle is not None:  # a DataFrame or figure answered in the workspace: its rich display
+            data, metadata = bundle["data"], bundle["metadata"]
+        else:
+            data, metadata = value_bundle(self.shell, result.output)
         ctx.out.result(data, metadata, ctx.execution_count)
 
     # -- views ---------------------------------------------------------------
@@ -270,7 +275,8 @@ class SmolKernel(IPythonKernel):
         try:
             body, offset = _cell_body(code, "%%python", cursor_pos)
             if body is not None:
-                reply = await forward_request(self.agent_session.executor, "complete", body, cursor_pos - offset)
+                executor = self._workspace()
+                reply = await executor.complete(body, cursor_pos - offset) if executor is not None else None
                 if reply is not None:
                     reply["cursor_start"] = reply.get("cursor_start", 0) + offset
                     reply["cursor_end"] = reply.get("cursor_end", 0) + offset
@@ -290,7 +296,8 @@ class SmolKernel(IPythonKernel):
         try:
             body, offset = _cell_body(code, "%%python", cursor_pos)
             if body is not None:
-                reply = await forward_request(self.agent_session.executor, "inspect", body, cursor_pos - offset, detail_level)
+                executor = self._workspace()
+                reply = await executor.inspect(body, cursor_pos - offset, detail_level) if executor is not None else None
                 return reply if reply is not None else empty
             if _cell_body(code, "%%tool", cursor_pos)[0] is not None:
                 return super().do_inspect(code, cursor_pos, detail_level, omit_sections)
@@ -329,6 +336,14 @@ class SmolKernel(IPythonKernel):
         # shutdown_request arrives on the control thread; the executor lives on the main loop
         future = asyncio.run_coroutine_threadsafe(closing, loop)
         await asyncio.wait_for(asyncio.wrap_future(future), SHUTDOWN_TIMEOUT)
+
+
+def _answer_bundle(result: Any) -> dict[str, Any] | None:
+    """The rich display of a successful run's final answer given in another process, if any."""
+    if not result.success:
+        return None
+    final = [step for step in result.steps if isinstance(step, ActionStep) and step.is_final_answer]
+    return final[-1].answer_bundle if final else None
 
 
 def _cell_body(code: str, marker: str, cursor_pos: int) -> tuple[str | None, int]:

@@ -18,10 +18,21 @@ if TYPE_CHECKING:
     from ..agents.events import AgentEvent
     from ..agents.result import RunResult
 
-__all__ = ["CellOutput", "TextProgress", "error_content", "run_footer"]
+__all__ = ["CellOutput", "TextProgress", "error_content", "run_footer", "value_bundle"]
 
 MAX_SHOWN_CHARS = 4000
 """Observations longer than this are cut in the live text (the model saw them whole)."""
+
+
+def value_bundle(shell: Any, value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The mime bundle and metadata of a value formatted by ``shell`` (strings as they are, without quotes)."""
+    if isinstance(value, str):
+        return {"text/plain": value}, {}
+    try:
+        data, metadata = shell.display_formatter.format(value)
+    except Exception:  # a broken _repr_ must not fail the cell
+        data, metadata = {"text/plain": repr(value)}, {}
+    return data or {"text/plain": repr(value)}, metadata or {}
 
 
 def error_content(ename: str, evalue: str, traceback: list[str] | None = None) -> dict[str, Any]:

@@ -48,9 +48,10 @@ def _display(view: Any) -> None:
 class LiveRun:
     """Shows one run as it happens: a ``RunView`` widget, or ``TextProgress`` lines.
 
-    Displays made by the generated code (figures, tables) are also published
-    as ordinary outputs of the cell when their step ends, so they are there
-    in any frontend and in the saved notebook.
+    Displays made by the generated code (figures, tables) are published as
+    ordinary outputs of the cell when their step ends, so they are there in
+    any frontend and in the saved notebook; the ``RunView`` does not repeat
+    them in its step cards.
     """
 
     def __init__(self, out: CellOutput, view: Any = None) -> None:
@@ -70,7 +71,7 @@ class LiveRun:
         if widgets is not None:
             try:
                 title = task.strip().splitlines()[0][:120] if task.strip() else None
-                view = widgets.RunView(title=title, max_steps=max_steps)
+                view = widgets.RunView(title=title, max_steps=max_steps, show_displays=False)
                 _display(view)
                 return cls(out, view)
             except Exception:  # a widget problem must not stop the task

@@ -21,11 +21,6 @@ from harness import KernelDriver, start_kernel  # noqa: E402
 from smolkernel.testing import LoopbackLLMServer  # noqa: E402
 
 
-def code_reply(code: str) -> str:
-    """A model reply that runs ``code`` (the code agent's format)."""
-    return f"Thought: doing it.\n```python\n{code}\n```"
-
-
 @pytest.fixture(scope="module")
 def llm() -> Iterator[LoopbackLLMServer]:
     """One loopback server per module; tests queue their replies with ``add_replies``."""

@@ -17,7 +17,12 @@ from typing import Any
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-__all__ = ["CellRun", "KernelDriver", "start_kernel", "kernel_spec"]
+__all__ = ["CellRun", "KernelDriver", "code_reply", "start_kernel", "kernel_spec"]
+
+
+def code_reply(code: str) -> str:
+    """A model reply that runs ``code`` (the code agent's format)."""
+    return f"Thought: doing it.\n```python\n{code}\n```"
 
 
 def kernel_spec(module: str = "smolkernel.kernel", extra_args: tuple[str, ...] = ()) -> KernelSpec:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import code_reply
-from harness import start_kernel
+from harness import code_reply, start_kernel
 
 
 def test_help_lists_every_directive(kernel):
@@ -129,6 +128,12 @@ def test_directives_complete_in_task_cells(kernel):
     reply = kernel.request("complete", "%agent to", 9)
     assert reply["matches"] == ["toolcalling"]
     assert "%%python" in kernel.request("complete", "%%", 2)["matches"]
+
+
+def test_python_cell_final_answer_keeps_its_rich_display(kernel):
+    run = kernel.execute("%%python\nimport pandas as pd\nfinal_answer(pd.DataFrame({'city': ['Oslo']}))")
+    assert run.status == "ok", run.text()
+    assert "<table" in run.result["data"]["text/html"] and "Oslo" in run.result["data"]["text/plain"]
 
 
 def test_python_cells_complete_and_inspect_in_the_sibling(kernel):

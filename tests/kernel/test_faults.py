@@ -8,8 +8,7 @@ import socket
 import time
 
 import pytest
-from conftest import code_reply
-from harness import start_kernel
+from harness import code_reply, start_kernel
 
 INTERRUPT_LIMIT = 2.0
 """Seconds from Kernel -> Interrupt to the cell's end, as the issue requires."""

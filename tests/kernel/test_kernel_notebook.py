@@ -12,7 +12,7 @@ import sys
 
 import nbformat
 import pytest
-from conftest import code_reply
+from harness import code_reply
 from nbclient import NotebookClient
 
 from smolkernel.cli import main

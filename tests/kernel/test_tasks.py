@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import code_reply
+from harness import code_reply
 
 
 def test_task_answer_is_the_execute_result(kernel, llm):
@@ -52,6 +52,8 @@ def test_displays_from_generated_code_appear_in_the_cell(kernel, llm):
     llm.add_replies(code_reply(code))
     run = kernel.execute("Show a chart")
     assert any("chart-here" in d["data"].get("text/html", "") for d in run.displays)
+    rendered = [c for t, c in run.outputs if t in ("display_data", "update_display_data") and "<b>chart-here</b>" in c["data"].get("text/html", "")]
+    assert len(rendered) == 1, "the run view's snapshot must not repeat the display (its code shows it escaped)"
 
 
 def test_run_is_shown_live_as_text(text_kernel, llm):

@@ -219,3 +219,16 @@ async def test_code_agent_steps_show_code_once_with_its_error(comm_log):
     assert page.count("ZeroDivisionError") == 1 and page.count("1</span>/") + page.count("1/0") >= 1
     assert page.count("<div class=\"sk-code\">") == 2  # the code blocks are not repeated in the model text
     assert "Thought: compute" in page
+
+
+@pytest.mark.parametrize("show_displays", [True, False])
+def test_step_displays_are_in_the_cards_unless_shown_elsewhere(comm_log, show_displays):
+    from smolkernel.memory import ActionStep
+
+    figure = {"data": {"text/html": "<b>figure-here</b>", "text/plain": "<Figure>"}, "metadata": {}}
+    view = RunView(show_displays=show_displays, keep_widget=True)
+    view.handle_event(ev.RunStarted("r1", "agent", task="plot"))
+    view.handle_event(ev.StepStarted("r1", "agent", step_number=1))
+    view.handle_event(ev.StepFinished("r1", "agent", step=ActionStep(step_number=1, displays=[figure])))
+    assert ("figure-here" in view.to_html()) is show_displays
+    assert ("figure-here" in view.widget.children[1].children[0].children[0].value) is show_displays
