@@ -36,16 +36,8 @@ def test_ctrl_c_stops_the_run_within_two_seconds(shell, loopback, capsys):
     assert run(shell, "%%agent\nNow answer.").result == "after"  # the agent is usable again
 
 
-@pytest.fixture
-def kernel_executor_available():
-    try:
-        from smolkernel.executors.kernel import KernelExecutor  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - only while the executor is being built
-        pytest.skip(f"KernelExecutor is not available: {exc}")
-
-
 @pytest.mark.slow
-def test_kernel_executor_vars_and_out(shell, loopback, kernel_executor_available):
+def test_kernel_executor_vars_and_out(shell, loopback):
     server = loopback([code_reply("total = sum(nums)\nprint(total)"), code_reply("final_answer({'total': total, 'n': len(nums)})")])
     configure(shell, server)
     run(shell, "nums = [2, 4, 6]")
@@ -61,7 +53,7 @@ def test_kernel_executor_vars_and_out(shell, loopback, kernel_executor_available
 
 
 @pytest.mark.slow
-def test_kernel_executor_dataframe_needs_pickle(shell, loopback, capsys, kernel_executor_available):
+def test_kernel_executor_dataframe_needs_pickle(shell, loopback, capsys):
     pd = pytest.importorskip("pandas")
     server = loopback([code_reply("final_answer(float(df['x'].mean()))")])
     configure(shell, server, "executor=kernel")
@@ -74,4 +66,15 @@ def test_kernel_executor_dataframe_needs_pickle(shell, loopback, capsys, kernel_
     run(shell, "%agent config pickle=true")
     assert run(shell, "%%agent --vars df --out mean\nMean of x.").result == 3.0
     assert shell.user_ns["mean"] == 3.0
+    run(shell, "%agent reset")
+
+
+@pytest.mark.slow
+def test_sandbox_executor_vars_and_out(shell, loopback):
+    server = loopback([code_reply("import socket\ntry:\n    socket.create_connection(('127.0.0.1', 1), timeout=0.5)\n    net = 'open'\nexcept OSError:\n    net = 'blocked'\nfinal_answer([max(nums), net])")])
+    configure(shell, server)
+    run(shell, "nums = [7, 3, 9]")
+    result = run(shell, "%%agent --executor sandbox --vars nums --out found\nLargest number, and is the network reachable?")
+    assert result.success, result.error_in_exec
+    assert shell.user_ns["found"] == [9, "blocked"]
     run(shell, "%agent reset")
