@@ -29,6 +29,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 
 from ..exceptions import ExecutorError
+from .limits import PidsCgroup
 
 __all__ = ["KernelProcess", "descendants"]
 
@@ -60,8 +61,10 @@ class KernelProcess:
         interrupt_mode: str = "signal",
         cwd: str | None = None,
         startup_timeout: float = 60.0,
+        cgroup: PidsCgroup | None = None,
     ) -> None:
         self._command = command
+        self._cgroup = cgroup
         self._env = env
         self._preexec = preexec
         self._interrupt_mode = interrupt_mode
@@ -153,6 +156,9 @@ class KernelProcess:
             except Exception:  # the process may be gone already
                 pass
             _kill_all(children)
+        if self._cgroup is not None:  # also catches daemonized processes that left the tree
+            await asyncio.to_thread(self._cgroup.kill_and_remove)
+            self._cgroup = None
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -50,7 +50,7 @@ from .base import DEFAULT_MAX_OUTPUT_CHARS, CodeOutput, Executor
 from ._collect import OutputCollector
 from ._process import KernelProcess
 from .bridge import ToolBridge
-from .limits import DEFAULT_ENV_ALLOWLIST, ResourceLimits, make_preexec, sibling_environment
+from .limits import DEFAULT_ENV_ALLOWLIST, PidsCgroup, ResourceLimits, make_preexec, sibling_environment
 
 __all__ = ["KernelExecutor"]
 
@@ -160,10 +160,12 @@ class KernelExecutor(Executor):
         async with self._start_lock:
             if self._process is not None:
                 return
+            cgroup = PidsCgroup.create(self.limits.processes)
             process = KernelProcess(
                 self.kernel_command,
                 env=self.sibling_env(),
-                preexec=make_preexec(self.limits),
+                preexec=make_preexec(self.limits, cgroup=cgroup),
+                cgroup=cgroup,
                 interrupt_mode=self.interrupt_mode,
                 cwd=self.cwd,
                 startup_timeout=self.startup_timeout,
