@@ -80,12 +80,12 @@ class CodeAgent(MultiStepAgent):
         parts = [out.logs.rstrip()] if out.logs.strip() else []
         if out.output is not None and not out.is_final_answer:
             parts.append(f"Last value: {compact(repr(out.output), self.executor.max_output_chars)}")
-        step.observations = "\n".join(parts)
         if out.workspace_lost:
-            lost = "The executor died and was restarted: the workspace was lost, variables from earlier steps are gone."
-            step.error = f"{lost}\n{out.error}" if out.error else lost
-        elif out.error:
-            step.error = out.error
+            # Code that still succeeded did not need the lost variables, so its answer stands;
+            # either way the model must know that earlier variables are gone.
+            parts.insert(0, "Note: the executor died and was restarted; the workspace was lost, variables from earlier steps are gone.")
+        step.observations = "\n".join(parts)
+        step.error = out.error
         if out.is_final_answer and not step.error:
             step.is_final_answer, step.output, step.answer_bundle = True, out.output, out.answer_bundle
 

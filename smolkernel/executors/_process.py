@@ -93,8 +93,13 @@ class KernelProcess:
         return None if process is None else process.poll()
 
     def is_alive(self) -> bool:
-        """True while the kernel process runs."""
-        return self.manager is not None and self.returncode() is None
+        """True while the kernel process runs.
+
+        ``poll()`` answers None while another thread is inside ``wait()`` on
+        the same process, even after it died; a zombie or vanished pid in
+        ``/proc`` settles that case at once.
+        """
+        return self.manager is not None and self.returncode() is None and not _dead_in_proc(self.pid)
 
     async def start(self) -> None:
         """Launch the kernel and wait until it answers.
@@ -168,6 +173,17 @@ class KernelProcess:
         if self.runtime_dir is not None:
             await asyncio.to_thread(shutil.rmtree, self.runtime_dir, True)
             self.runtime_dir = None
+
+
+def _dead_in_proc(pid: int | None) -> bool:
+    """True when /proc shows ``pid`` as a zombie or not at all (False where /proc says nothing)."""
+    if pid is None or not os.path.isdir("/proc/self"):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def descendants(pid: int) -> list[int]:

@@ -86,3 +86,23 @@ def test_managed_code_agent_called_from_code():
     assert result.output == "Report: 42 moons"
     assert result.action_steps[0].managed_runs[0].output == "42 moons"
     assert "researcher(task: str) -> str" in manager.system_prompt
+
+
+def test_answer_after_a_lost_workspace_stands_and_the_model_is_told():
+    from smolkernel.executors.base import CodeOutput, Executor
+
+    class RestartedOnce(Executor):
+        """An executor whose process died before this code ran (a stand-in: no process here)."""
+
+        async def run(self, code):
+            return CodeOutput(output=7, is_final_answer=True, workspace_lost=True)
+
+        async def send_tools(self, tools):
+            pass
+
+        async def send_variables(self, variables):
+            pass
+
+    result = CodeAgent([], ScriptedModel(["```python\nfinal_answer(7)\n```"]), executor=RestartedOnce()).run("x")
+    assert result.success and result.output == 7
+    assert "workspace was lost" in result.action_steps[0].observations
