@@ -11,6 +11,7 @@ Jupyter) lands where it can be handled: the run is asked to stop with
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -112,6 +113,9 @@ def _stop(
     outcome.stop_seconds = time.monotonic() - began
 
 
+_reported_view_errors: set[tuple[str, str]] = set()
+
+
 def _deliver(events: queue.SimpleQueue[AgentEvent], on_event: Callable[[AgentEvent], None]) -> None:
     """Hand every queued event to ``on_event``; a failing view must not break the run."""
     while True:
@@ -121,5 +125,8 @@ def _deliver(events: queue.SimpleQueue[AgentEvent], on_event: Callable[[AgentEve
             return
         try:
             on_event(event)
-        except Exception:  # a view error is not the user's problem; keep the run going
-            pass
+        except Exception:  # a broken view must not stop the run; say so once per event type
+            key = (type(on_event).__qualname__, type(event).__name__)
+            if key not in _reported_view_errors:
+                _reported_view_errors.add(key)
+                logging.getLogger("smolkernel.magics").warning("the run view failed on %s", type(event).__name__, exc_info=True)

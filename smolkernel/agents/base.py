@@ -9,6 +9,7 @@ how a reply is acted on, and how a past step reads in the prompt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -233,6 +234,8 @@ class MultiStepAgent:
         finally:
             if not runner.done():
                 runner.cancel()
+                with contextlib.suppress(BaseException):  # the consumer stopped early: end the run cleanly
+                    await runner
 
     def stream(self, task: str, *, variables: Mapping[str, Any] | None = None) -> Iterator[ev.AgentEvent]:
         """Blocking twin of :meth:`astream`."""

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import AgentParsingError, AgentToolCallError
+from ..exceptions import AgentToolCallError
 from ..memory import ActionStep, compact
 from ..models.base import ChatMessage, ToolCall
 from ..tools import FinalAnswer, Tool

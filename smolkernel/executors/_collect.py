@@ -10,7 +10,7 @@ import re
 import sys
 from typing import Any
 
-from .base import CodeOutput, truncate
+from .base import CodeOutput
 
 __all__ = ["OutputCollector", "strip_ansi"]
 

@@ -33,6 +33,7 @@ import linecache
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
@@ -53,6 +54,9 @@ _FILENAME_PREFIX = "<smolkernel-local-"
 _STOP_GRACE_SECONDS = 1.0
 _REINJECT_EVERY = 0.05
 _run_numbers = count(1)
+_SOURCES_KEPT = 200
+"""linecache keeps the source of this many recent runs (tracebacks of functions they defined)."""
+_recent_sources: deque[str] = deque()
 _MISSING = object()
 
 
@@ -228,6 +232,9 @@ class LocalExecutor(Executor):
         filename = f"{_FILENAME_PREFIX}{next(_run_numbers)}>"
         lines = code.splitlines(keepends=True)
         linecache.cache[filename] = (len(code), None, lines, filename)  # tracebacks show the source
+        _recent_sources.append(filename)
+        while len(_recent_sources) > _SOURCES_KEPT:  # bounded: a long notebook session must not grow forever
+            linecache.cache.pop(_recent_sources.popleft(), None)
         try:
             tree = ast.parse(code, filename=filename)
         except SyntaxError as exc:

@@ -28,7 +28,7 @@ from ..exceptions import ConfigurationError, RunInterrupted
 from ..executors.kernel import KernelExecutor
 from ..memory import ActionStep
 from . import directives
-from .output import CellOutput, TextProgress, run_footer, value_bundle
+from .output import CellOutput, run_footer, value_bundle
 from .session import AgentSession
 from .views import LiveRun, show_memory, show_usage
 

@@ -16,6 +16,7 @@ variable whose name looks secret (``*_KEY``, ``*TOKEN*``, ``*SECRET*``,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -101,7 +102,7 @@ class RecordingModel(Model):
     async def agenerate(self, messages: Sequence[MessageLike], *, stop=None, tools=None) -> ChatMessage:
         """Call the wrapped model and record the exchange."""
         message = await self.inner.agenerate(messages, stop=stop, tools=tools)
-        self._write(_request(self.model_id, messages, stop, tools), message)
+        await asyncio.to_thread(self._write, _request(self.model_id, messages, stop, tools), message)
         return message
 
     async def astream(self, messages: Sequence[MessageLike], *, stop=None, tools=None) -> AsyncIterator[StreamDelta]:
@@ -112,7 +113,7 @@ class RecordingModel(Model):
         async for delta in self.inner.astream(messages, stop=stop, tools=tools):
             deltas.append(delta)
             yield delta
-        self._write(_request(self.model_id, messages, stop, tools), collect_stream(deltas))
+        await asyncio.to_thread(self._write, _request(self.model_id, messages, stop, tools), collect_stream(deltas))
 
 
 class ReplayModel(Model):

@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from smolkernel.exceptions import ConfigurationError, ExecutorError
 from smolkernel.executors.kernel import KernelExecutor
-from smolkernel.tools import Tool, tool
+from smolkernel.tools import tool
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SECRET = "sk-test-not-for-the-sibling"

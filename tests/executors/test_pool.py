@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import pytest
 
@@ -27,11 +26,10 @@ async def test_lent_kernels_are_reset_and_keep_their_tools() -> None:
         async with pool.acquire() as executor:
             await executor.run("leftover = 1")
             first_pid = executor.pid
-        started = time.perf_counter()
         async with pool.acquire() as executor:
             result = await executor.run("'leftover' in globals(), double(4)")
+            # the same process (a reset, not a new kernel), with the workspace cleared and tools kept
             assert executor.pid == first_pid and result.output == "(False, 8)"
-        assert time.perf_counter() - started < 0.5  # a reset, not a new kernel
 
 
 async def test_parallel_acquire_gives_distinct_kernels() -> None:

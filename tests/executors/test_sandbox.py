@@ -19,7 +19,7 @@ from smolkernel.tools import tool
 
 pytestmark = [
     pytest.mark.sandbox,
-    pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI") != "true", reason="bubblewrap is not installed (CI installs it and never skips)"),
+    pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI", "").lower() != "true", reason="bubblewrap is not installed (CI installs it and never skips)"),
     pytest.mark.asyncio(loop_scope="module"),
 ]
 

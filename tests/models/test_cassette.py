@@ -6,7 +6,7 @@ import pytest
 
 from smolkernel import CodeAgent, ToolCallingAgent
 from smolkernel.models import ScriptedModel
-from smolkernel.models.cassette import CassetteMismatch, RecordingModel, ReplayModel
+from smolkernel.models.cassette import RecordingModel, ReplayModel
 from smolkernel.testing import LoopbackLLMServer
 
 SECRET = "sk-test-0123456789abcdef-very-secret"

@@ -79,7 +79,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.sandbox
-@pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI") != "true", reason="bubblewrap is not installed (CI installs it and never skips)")
+@pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI", "").lower() != "true", reason="bubblewrap is not installed (CI installs it and never skips)")
 def test_sandbox_contains_every_snippet() -> None:
     records = run_corpus("sandbox")
     table("sandbox", records)

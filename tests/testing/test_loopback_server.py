@@ -35,7 +35,7 @@ def test_exports():
     import smolkernel.testing as testing
 
     assert set(testing.__all__) == {"ScriptedModel", "LoopbackLLMServer"}
-    assert ScriptedModel is not None
+    assert testing.ScriptedModel is ScriptedModel and testing.LoopbackLLMServer is LoopbackLLMServer
 
 
 def test_scripted_replies_in_order_with_usage():
