@@ -81,57 +81,26 @@ def run_notebook_report(
             overwrite it.
     """
     import nbformat
-    from jupyter_client import KernelManager
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     source = Path(notebook).resolve()
-    if not source.is_file():
-        raise ConfigurationError(f"notebook {notebook} does not exist")
-    html_path = Path(output).resolve() if output else source.with_name(f"{source.stem}.report.html")
-    if html_path.suffix != ".html":
-        html_path = html_path.with_suffix(".html")
-    executed_path = html_path.with_suffix(".ipynb")
-    if source in (html_path, executed_path):
-        raise ConfigurationError(f"the report would overwrite the input notebook {source.name}; choose another -o path")
+    html_path, executed_path = _output_paths(source, output)
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-
     nb = nbformat.read(source, as_version=4)
-    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-    sockets = tempfile.TemporaryDirectory(prefix="smolkernel-report-")
-    os.chmod(sockets.name, 0o700)
-    # IPC transport: unix sockets in a private folder, so the kernel's traffic is
-    # not plain TCP on loopback (ipykernel warns about that on every start).
-    manager = KernelManager(
-        kernel_name=name, transport="ipc", ip=os.path.join(sockets.name, "kernel"),
-        connection_file=os.path.join(sockets.name, "connection.json"),
-    )
-    client = NotebookClient(nb, km=manager, timeout=timeout, allow_errors=allow_errors, store_widget_state=True, resources={"metadata": {"path": str(source.parent)}})
-    timings: dict[int, float] = {}
-
-    def on_start(cell: Any, cell_index: int) -> None:
-        timings[cell_index] = time.perf_counter()
-
-    def on_done(cell: Any, cell_index: int, execute_reply: Any) -> None:
-        took = time.perf_counter() - timings.get(cell_index, time.perf_counter())
-        position = code_cells.index(cell_index) + 1 if cell_index in code_cells else "?"
-        status = "error" if any(o.get("output_type") == "error" for o in cell.get("outputs", [])) else "ok"
-        say(f"[{position}/{len(code_cells)}] cell {cell_index}: {status} ({took:.1f} s)")
-
-    client.on_cell_start = on_start
-    client.on_cell_executed = on_done
-    result = ReportResult(html_path=html_path, notebook_path=executed_path, cells=len(code_cells), duration=0.0)
+    result = ReportResult(html_path=html_path, notebook_path=executed_path, cells=0, duration=0.0)
     began = time.perf_counter()
-    try:
-        client.execute(env=_kernel_env(model, record))
-    except CellExecutionError as exc:
-        result.failed_cell, result.error = _first_error(nb)
-        result.error = result.error or str(exc).strip().splitlines()[-1]
-    finally:
-        if manager.has_kernel:  # nbclient leaves a kernel manager it was given running
-            manager.shutdown_kernel()
-        sockets.cleanup()
+    with tempfile.TemporaryDirectory(prefix="smolkernel-report-") as private:
+        os.chmod(private, 0o700)
+        client = _notebook_client(nb, kernel_name, private, source.parent, timeout=timeout, allow_errors=allow_errors)
+        result.cells = _report_progress(client, nb, say)
+        try:
+            client.execute(env=_kernel_env(model, record))
+        except CellExecutionError as exc:
+            result.failed_cell, result.error = _first_error(nb)
+            result.error = result.error or str(exc).strip().splitlines()[-1]
+        finally:
+            if client.km.has_kernel:  # nbclient leaves a kernel manager it was given running
+                client.km.shutdown_kernel()
     result.duration = time.perf_counter() - began
     if allow_errors and result.failed_cell is None:
         result.failed_cell, result.error = _first_error(nb)
@@ -139,6 +108,56 @@ def run_notebook_report(
     nbformat.write(nb, executed_path)
     html_path.write_text(to_offline_html(nb), encoding="utf-8")
     return result
+
+
+def _output_paths(source: Path, output: str | Path | None) -> tuple[Path, Path]:
+    """The report's and the executed notebook's paths; never the input's."""
+    if not source.is_file():
+        raise ConfigurationError(f"notebook {source} does not exist")
+    html_path = Path(output).resolve() if output else source.with_name(f"{source.stem}.report.html")
+    if html_path.suffix != ".html":
+        html_path = html_path.with_suffix(".html")
+    executed_path = html_path.with_suffix(".ipynb")
+    if source in (html_path, executed_path):
+        raise ConfigurationError(f"the report would overwrite the input notebook {source.name}; choose another -o path")
+    return html_path, executed_path
+
+
+def _notebook_client(nb: Any, kernel_name: str | None, private: str, cwd: Path, *, timeout: float, allow_errors: bool) -> Any:
+    """An nbclient client whose kernel talks over unix sockets in ``private``.
+
+    IPC rather than plain TCP on loopback (ipykernel warns about that on every
+    start); the connection file stays in the same private folder.
+    """
+    from jupyter_client import KernelManager
+    from nbclient import NotebookClient
+
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    manager = KernelManager(
+        kernel_name=name, transport="ipc", ip=os.path.join(private, "kernel"),
+        connection_file=os.path.join(private, "connection.json"),
+    )
+    return NotebookClient(nb, km=manager, timeout=timeout, allow_errors=allow_errors, store_widget_state=True,
+                          resources={"metadata": {"path": str(cwd)}})
+
+
+def _report_progress(client: Any, nb: Any, say: Callable[[str], None]) -> int:
+    """Hook a progress line per executed cell into ``client``; return the number of code cells."""
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    started: dict[int, float] = {}
+
+    def on_start(cell: Any, cell_index: int) -> None:
+        started[cell_index] = time.perf_counter()
+
+    def on_done(cell: Any, cell_index: int, execute_reply: Any) -> None:
+        took = time.perf_counter() - started.get(cell_index, time.perf_counter())
+        position = code_cells.index(cell_index) + 1 if cell_index in code_cells else "?"
+        status = "error" if any(o.get("output_type") == "error" for o in cell.get("outputs", [])) else "ok"
+        say(f"[{position}/{len(code_cells)}] cell {cell_index}: {status} ({took:.1f} s)")
+
+    client.on_cell_start = on_start
+    client.on_cell_executed = on_done
+    return len(code_cells)
 
 
 def _kernel_env(model: str | None, record: str | Path | None) -> dict[str, str]:
