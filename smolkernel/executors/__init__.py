@@ -1,8 +1,6 @@
 """Where generated code runs: one async interface, several kinds chosen by name."""
 
-from importlib import import_module as _import_module
-from typing import Any as _Any
-
+from .._lazy import lazy_attributes as _lazy_attributes
 from .base import CodeOutput, Executor
 
 __all__ = [
@@ -24,8 +22,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smolkernel.executors' has no attribute {name!r}")
-    return getattr(_import_module(module, __name__), name)
+__getattr__ = _lazy_attributes(__name__, _LAZY)

@@ -4,7 +4,7 @@
 and friends do not pay for importing ipykernel.
 """
 
-from typing import Any as _Any
+from .._lazy import lazy_attributes as _lazy_attributes
 
 __all__ = ["SmolKernel", "install_kernelspec", "uninstall_kernelspec", "KERNEL_NAME"]
 
@@ -16,10 +16,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smolkernel.kernel' has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module, __name__), name)
+__getattr__ = _lazy_attributes(__name__, _LAZY)

@@ -1,8 +1,6 @@
 """Model backends behind one contract (``Model``); heavy SDKs load on first use."""
 
-from importlib import import_module as _import_module
-from typing import Any as _Any
-
+from .._lazy import lazy_attributes as _lazy_attributes
 from .base import ChatMessage, Model, StreamDelta, TokenUsage, ToolCall
 from .scripted import ScriptedModel
 
@@ -29,8 +27,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smolkernel.models' has no attribute {name!r}")
-    return getattr(_import_module(module, __name__), name)
+__getattr__ = _lazy_attributes(__name__, _LAZY)
