@@ -9,6 +9,7 @@ same information as text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .output import CellOutput, TextProgress
@@ -101,11 +102,16 @@ class LiveRun:
 
 def show_memory(out: CellOutput, memory: AgentMemory, *, use_widgets: bool = True) -> None:
     """``%memory``: a ``MemoryView`` or a text listing of the window."""
+    _show(out, "MemoryView", memory, memory_text, use_widgets)
+
+
+def _show(out: CellOutput, view: str, memory: AgentMemory, as_text: Callable[[AgentMemory], str], use_widgets: bool) -> None:
+    """Display the widget ``view`` of ``memory`` when widgets are on, else its text form."""
     widgets = widgets_module(use_widgets)
-    if widgets is not None and hasattr(widgets, "MemoryView"):
-        _display(widgets.MemoryView(memory))
-        return
-    out.stream(memory_text(memory))
+    if widgets is not None and hasattr(widgets, view):
+        _display(getattr(widgets, view)(memory))
+    else:
+        out.stream(as_text(memory))
 
 
 def memory_text(memory: AgentMemory) -> str:
@@ -121,11 +127,7 @@ def memory_text(memory: AgentMemory) -> str:
 
 def show_usage(out: CellOutput, memory: AgentMemory, *, use_widgets: bool = True) -> None:
     """``%usage``: a ``UsageView`` or the cumulative figures as text."""
-    widgets = widgets_module(use_widgets)
-    if widgets is not None and hasattr(widgets, "UsageView"):
-        _display(widgets.UsageView(memory))
-        return
-    out.stream(usage_text(memory))
+    _show(out, "UsageView", memory, usage_text, use_widgets)
 
 
 def usage_text(memory: AgentMemory) -> str:

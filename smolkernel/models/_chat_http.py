@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..exceptions import SmolkernelError
 from ._completions import StreamAssembler, message_from_completion, request_messages, request_tools
-from ._retry import Failure, RetryPolicy, call_with_retries, model_call_error
+from ._retry import Failure, RetryPolicy, call_with_retries, classify, model_call_error
 from .base import ChatMessage, MessageLike, Model, StreamDelta, TokenUsage
 
 if TYPE_CHECKING:
@@ -184,12 +184,7 @@ async def _translated(stream: Any, translate: Callable[[BaseException], Any], wh
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = translate(exc)
-            if failure is None:
-                raise
-            if isinstance(failure, SmolkernelError):
-                raise failure from exc
-            raise model_call_error(failure, what + " (while streaming)") from exc
+            raise model_call_error(classify(exc, translate), what + " (while streaming)") from exc
         yield chunk
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ..exceptions import ModelCallError, SmolkernelError
 
-__all__ = ["RetryPolicy", "Failure", "call_with_retries", "failure_from_openai_error", "failure_from_status"]
+__all__ = ["RetryPolicy", "classify", "Failure", "call_with_retries", "failure_from_openai_error", "failure_from_status"]
 
 T = TypeVar("T")
 logger = logging.getLogger("smolkernel.models")
@@ -82,17 +82,28 @@ async def call_with_retries(attempt: Callable[[], Awaitable[T]], *, policy: Retr
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = translate(exc)
-            if failure is None:
-                raise
-            if isinstance(failure, SmolkernelError):
-                raise failure from exc
+            failure = classify(exc, translate)
             if not failure.retryable or number >= policy.max_retries:
                 raise model_call_error(failure, what, attempts=number + 1) from exc
             wait = policy.delay(number, failure.retry_after)
             logger.info("%s failed (%s); retry %d/%d in %.2fs", what, failure.message, number + 1, policy.max_retries, wait)
             number += 1
             await asyncio.sleep(wait)
+
+
+def classify(exc: Exception, translate: Translate) -> Failure:
+    """The Failure ``translate`` sees in ``exc``.
+
+    Raises:
+        ``exc`` itself when translate does not recognise it, or the smolkernel
+        error (e.g. a missing key) that translate returned.
+    """
+    failure = translate(exc)
+    if failure is None:
+        raise exc
+    if isinstance(failure, SmolkernelError):
+        raise failure from exc
+    return failure
 
 
 def model_call_error(failure: Failure, what: str, *, attempts: int = 1) -> ModelCallError:
