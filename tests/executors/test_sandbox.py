@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from needs import needs_command
 import pytest_asyncio
 
 from smolkernel.exceptions import ConfigurationError
@@ -19,7 +20,7 @@ from smolkernel.tools import tool
 
 pytestmark = [
     pytest.mark.sandbox,
-    pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI", "").lower() != "true", reason="bubblewrap is not installed (CI installs it and never skips)"),
+    needs_command("bwrap", "bubblewrap"),
     pytest.mark.asyncio(loop_scope="module"),
 ]
 

@@ -9,6 +9,7 @@ import time
 import pytest
 from IPython.core.error import UsageError
 from magic_helpers import code_reply, configure, run
+from needs import needs_command
 
 
 def test_ctrl_c_stops_the_run_within_two_seconds(shell, loopback, capsys):
@@ -70,6 +71,7 @@ def test_kernel_executor_dataframe_needs_pickle(shell, loopback, capsys):
 
 
 @pytest.mark.slow
+@needs_command("bwrap", "bubblewrap")
 def test_sandbox_executor_vars_and_out(shell, loopback):
     server = loopback([code_reply("import socket\ntry:\n    socket.create_connection(('127.0.0.1', 1), timeout=0.5)\n    net = 'open'\nexcept OSError:\n    net = 'blocked'\nfinal_answer([max(nums), net])")])
     configure(shell, server)

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from needs import needs_command
 
 from corpus import CORPUS
 
@@ -79,7 +80,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.sandbox
-@pytest.mark.skipif(shutil.which("bwrap") is None and os.environ.get("CI", "").lower() != "true", reason="bubblewrap is not installed (CI installs it and never skips)")
+@needs_command("bwrap", "bubblewrap")
 def test_sandbox_contains_every_snippet() -> None:
     records = run_corpus("sandbox")
     table("sandbox", records)
