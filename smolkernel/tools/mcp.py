@@ -57,7 +57,10 @@ class MCPClient:
             streamable HTTP server.
         env: extra environment variables for a stdio server (it otherwise
             gets only the SDK's safe defaults: PATH, HOME, ...).
-        timeout: seconds to connect, and for each tool call to answer.
+        timeout: seconds each tool call may take to answer.
+        connect_timeout: seconds the server may take to start and answer
+            the handshake (default: ``timeout``, at least 30 s, since a
+            server started by ``npx`` or ``uvx`` may first install itself).
 
     Use it as a context manager (``with`` or ``async with``), or call
     ``connect()`` and ``close()`` yourself.
@@ -67,7 +70,8 @@ class MCPClient:
         MissingExtraError: the ``mcp`` package is not installed.
     """
 
-    def __init__(self, server: list[str] | tuple[str, ...] | str, *, env: dict[str, str] | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, server: list[str] | tuple[str, ...] | str, *, env: dict[str, str] | None = None, timeout: float = 30.0,
+                 connect_timeout: float | None = None) -> None:
         _require_sdk()
         self.url: str | None = None
         self.command: list[str] | None = None
@@ -85,6 +89,7 @@ class MCPClient:
             raise ConfigurationError(f"MCPClient: timeout must be a positive number of seconds, not {timeout!r}")
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
         self.timeout = float(timeout)
+        self.connect_timeout = float(connect_timeout) if connect_timeout else max(self.timeout, 30.0)
         self.server_name: str | None = None
         """The name the server gave itself when it started."""
         self._tools: list[MCPTool] = []
@@ -135,13 +140,11 @@ class MCPClient:
                 return self
             future = self._start()
         try:
-            future.result(self.timeout + _CLOSE_GRACE)
-        except concurrent.futures.TimeoutError:
-            self.close()
-            raise ConfigurationError(f"the MCP server {self.label!r} did not start within {self.timeout:g} s") from None
+            future.result(self.connect_timeout + _CLOSE_GRACE)
         except BaseException as exc:
+            message = self._connect_failure(exc)
             self.close()
-            raise ConfigurationError(f"could not connect to the MCP server {self.label!r}: {self._explain(exc)}") from None
+            raise ConfigurationError(message) from None
         return self
 
     async def aconnect(self) -> MCPClient:
@@ -210,8 +213,8 @@ class MCPClient:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
-                session = await stack.enter_async_context(ClientSession(read, write, read_timeout_seconds=self.timeout))
-                result = await asyncio.wait_for(session.initialize(), self.timeout)
+                session = await stack.enter_async_context(ClientSession(read, write, read_timeout_seconds=self.connect_timeout))
+                result = await asyncio.wait_for(session.initialize(), self.connect_timeout)
                 self.server_name = getattr(getattr(result, "server_info", None), "name", None)
                 self._tools = await self._list_tools(session)
                 self._session = session
@@ -302,7 +305,7 @@ class MCPClient:
             if exc.code == REQUEST_TIMEOUT:
                 raise ToolServerError(self._timeout_message(name)) from None
             if exc.code == CONNECTION_CLOSED:
-                self._gone = "the connection closed"
+                self._gone = "the server stopped or closed the connection"
                 raise ToolServerError(self._gone_message(name)) from None
             raise ToolServerError(f"{name} failed on the MCP server {self.label!r}: {exc.message}") from None
         except (OSError, RuntimeError, ValueError) as exc:
@@ -310,6 +313,21 @@ class MCPClient:
         return convert_result(name, result)
 
     # -- messages ---------------------------------------------------------------
+
+    def _connect_failure(self, exc: BaseException) -> str:
+        from mcp.shared.exceptions import MCPError
+        from mcp.types import REQUEST_TIMEOUT
+
+        leaf = _leaf(exc)
+        if isinstance(leaf, (TimeoutError, concurrent.futures.TimeoutError)) or (isinstance(leaf, MCPError) and leaf.code == REQUEST_TIMEOUT):
+            return self._start_timeout_message()
+        return f"could not connect to the MCP server {self.label!r}: {self._explain(exc)}"
+
+    def _start_timeout_message(self) -> str:
+        tail = self._stderr_tail()
+        where = f"; its error output: {tail}" if tail else ""
+        return (f"the MCP server {self.label!r} did not start within {self.connect_timeout:g} s "
+                f"(no answer to the MCP handshake){where}; is it an MCP server, and is the command right?")
 
     def _timeout_message(self, name: str) -> str:
         return (f"{name}: the MCP server {self.label!r} did not answer within {self.timeout:g} s; "

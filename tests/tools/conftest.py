@@ -1,0 +1,69 @@
+"""Fixtures for the tools from outside: real MCP servers (Node and Python) and their paths."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from needs import missing, require_command
+
+SERVERS = Path(__file__).parent / "mcp_servers"
+EVERYTHING_JS = SERVERS / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+EDGE_SERVER = SERVERS / "edge_server.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def everything_command() -> list[str]:
+    """The stdio command of npm's @modelcontextprotocol/server-everything (installed by `make node-deps`)."""
+    node = require_command("node", "nodejs")
+    if not EVERYTHING_JS.exists():
+        missing(f"{EVERYTHING_JS.relative_to(SERVERS.parents[2])} is missing; `make node-deps` installs it (npm ci)")
+    return [node, str(EVERYTHING_JS), "stdio"]
+
+
+@pytest.fixture(scope="session")
+def everything_url(everything_command) -> Iterator[str]:
+    """server-everything over streamable HTTP on a loopback port, for the whole session."""
+    port = free_port()
+    process = subprocess.Popen(
+        [everything_command[0], str(EVERYTHING_JS), "streamableHttp"],
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "PORT": str(port)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, 60)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def edge_command() -> list[str]:
+    """Our own SDK-written server (tests/tools/mcp_servers/edge_server.py) over stdio."""
+    return [sys.executable, str(EDGE_SERVER)]
