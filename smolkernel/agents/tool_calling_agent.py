@@ -48,6 +48,8 @@ class ToolCallingAgent(MultiStepAgent):
         failed = [call for call, (ok, _) in zip(others, outcomes) if not ok]
         for call, (ok, value) in zip(others, outcomes):
             step.tool_results[call.id] = _as_text(value) if ok else f"Error: {value}"
+            if ok:
+                step.displays.extend(_media_bundles(value))
         if finals and not failed:
             ok, value = await self._call_tool(finals[0])
             if ok:
@@ -88,6 +90,14 @@ class ToolCallingAgent(MultiStepAgent):
             text = step.tool_results.get(call.id, "")
             messages.append(ChatMessage(role="tool", content=text if limit is None else compact(text, limit), tool_call_id=call.id))
         return messages
+
+
+def _media_bundles(value: Any) -> list[dict[str, Any]]:
+    """Displays for the images and files (``Media``) in a tool's result."""
+    from ..tools.media import Media
+
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [{"data": item._repr_mimebundle_(), "metadata": {}} for item in items if isinstance(item, Media)]
 
 
 def _as_text(value: Any) -> str:
