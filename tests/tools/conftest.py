@@ -67,3 +67,41 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
 def edge_command() -> list[str]:
     """Our own SDK-written server (tests/tools/mcp_servers/edge_server.py) over stdio."""
     return [sys.executable, str(EDGE_SERVER)]
+
+
+GRADIO_APP = Path(__file__).parent / "gradio_apps" / "demo_app.py"
+
+
+@pytest.fixture(scope="session")
+def gradio_url() -> Iterator[str]:
+    """tests/tools/gradio_apps/demo_app.py served on loopback by a real Gradio, once per session."""
+    import os
+    import select
+
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen([sys.executable, str(GRADIO_APP)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 240  # importing gradio takes long on a busy machine
+        seen = []
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 1.0)
+            if ready:
+                line = process.stdout.readline()
+                if not line and process.poll() is not None:
+                    break
+                seen.append(line)
+                if line.startswith("URL "):
+                    break
+        else:
+            raise RuntimeError("the Gradio app did not start within 240 s")
+        if not seen or not seen[-1].startswith("URL "):
+            raise RuntimeError(f"the Gradio app failed to start: {''.join(seen)[-2000:]}")
+        yield seen[-1].split(None, 1)[1].strip()
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
