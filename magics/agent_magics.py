@@ -112,6 +112,7 @@ class AgentMagics(Magics):
                                                api_key_env, kind, executor, tools, memory_size,
                                                max_steps, timeout, imports, pickle, record
             %agent tools                       the tools configured and the @tool objects defined
+            %agent tools mcp COMMAND|URL       add an MCP server's tools to every agent
             %agent memory                      the memory of the latest agent
             %agent usage                       tokens per run and the session's totals
             %agent reset                       forget memories, stop sibling kernels (variables stay)
@@ -138,6 +139,9 @@ class AgentMagics(Magics):
     def _command(self, command: str, rest: str) -> None:
         if command == "config":
             self._config(rest)
+            return
+        if command == "tools" and rest.split(None, 1)[:1] == ["mcp"]:
+            self._add_mcp(rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else "")
             return
         if rest.strip():
             raise UsageError(f"%agent {command} takes no arguments; for a task that begins with {command!r}, use a %%agent cell")
@@ -171,6 +175,23 @@ class AgentMagics(Magics):
         self.session.defaults = self.session.defaults.with_settings(changes)
         shown = ", ".join(f"{key}={_show(value)}" for key, value in changes.items())
         print(f"%agent defaults set: {shown}")
+
+    def _add_mcp(self, text: str) -> None:
+        """``%agent tools mcp [--timeout S] COMMAND ...|URL``."""
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(f"%agent tools mcp: cannot read the command: {exc}") from None
+        timeout = 30.0
+        if words and words[0].startswith("--timeout"):
+            key, eq, value = words[0].partition("=")
+            value, words = (value, words[1:]) if eq else ((words[1] if len(words) > 1 else ""), words[2:])
+            timeout = convert_value("timeout", value)
+        if not words:
+            raise UsageError("%agent tools mcp needs a server: a command (%agent tools mcp mcp-server-time) or a URL (%agent tools mcp http://127.0.0.1:8000/mcp)")
+        server = words[0] if len(words) == 1 and words[0].lower().startswith(("http://", "https://")) else words
+        tools = self.session.add_mcp_server(server, timeout=timeout)
+        print(f"MCP tools added for every agent of this notebook: {', '.join(t.name for t in tools) or '(the server has none)'}")
 
     def _show_tools(self) -> None:
         from smolkernel.tools import Tool
