@@ -65,7 +65,7 @@ class InferenceClientModel(HTTPChatModel):
         if self.api_base is None and not (self.token or os.environ.get("HF_TOKEN") or get_token()):
             raise MissingAPIKeyError(
                 f"InferenceClientModel({self.model_id!r}) needs a Hugging Face token: set the HF_TOKEN environment "
-                "variable, run `hf auth login`, pass token=..., or name another variable with %model ... --api-key-env VAR"
+                "variable or run `hf auth login`"
             )
 
     def _make_client(self) -> Any:
