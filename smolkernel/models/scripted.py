@@ -40,6 +40,8 @@ class ScriptedModel(Model):
         self.chunk_size = chunk_size
         self._function = responses if callable(responses) else None
         self._responses = [] if callable(responses) else list(responses)
+        self.script: list[Response] | None = None if callable(responses) else list(responses)
+        """The responses as given (None for a function); ``agent.to_spec()`` writes them."""
         self._lock = threading.Lock()
         self.calls: list[list[ChatMessage]] = []
         """Every request received, in order (for assertions in tests)."""
