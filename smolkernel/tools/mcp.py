@@ -29,12 +29,15 @@ switch (structured content is always used when the server sends it).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import os
 import shlex
 import tempfile
 import threading
 from contextlib import AsyncExitStack
+import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import ConfigurationError, MissingExtraError, ToolServerError
@@ -42,7 +45,7 @@ from ._foreign import inputs_from_schema, python_name
 from .base import Tool
 from .media import Media
 
-__all__ = ["MCPClient", "MCPTool"]
+__all__ = ["MCPClient", "MCPTool", "tools_from_entry"]
 
 _STDERR_TAIL = 1500
 _CLOSE_GRACE = 10.0
@@ -126,6 +129,15 @@ class MCPClient:
         state = "connected" if self.connected else ("closed" if self._gone else "not connected")
         return f"<MCPClient {self.label!r} {state}, {len(self._tools)} tools>"
 
+    def spec_entry(self) -> dict[str, Any]:
+        """The agent-spec entry for this server: ``{mcp: COMMAND|URL}`` (env by name only, never values)."""
+        entry: dict[str, Any] = {"mcp": self.url or list(self.command or [])}
+        if self.env:
+            entry["env"] = sorted(self.env)
+        if self.timeout != 30.0:
+            entry["timeout"] = self.timeout
+        return entry
+
     # -- lifecycle --------------------------------------------------------------
 
     def connect(self) -> MCPClient:
@@ -139,6 +151,7 @@ class MCPClient:
             if self._session is not None:
                 return self
             future = self._start()
+            _OPEN.add(self)
         try:
             future.result(self.connect_timeout + _CLOSE_GRACE)
         except BaseException as exc:
@@ -153,6 +166,7 @@ class MCPClient:
 
     def close(self) -> None:
         """End the session and stop a stdio server (idempotent)."""
+        _OPEN.discard(self)
         with self._lock:
             loop, runner, stop = self._loop, self._runner, self._stop
             self._loop = self._runner = self._stop = None
@@ -374,6 +388,8 @@ class MCPTool(Tool):
         self.inputs, self._originals = inputs_from_schema(entry.input_schema)  # type: ignore[misc]
         self.output_schema = entry.output_schema  # type: ignore[misc]
         self.output_type = "object" if entry.output_schema else "any"  # type: ignore[misc]
+        self.spec_entry = client.spec_entry()
+        """The agent-spec entry that gives this tool back (``{mcp: ...}``)."""
         super().__init__()
 
     def _arguments(self, bound: dict[str, Any]) -> dict[str, Any]:
@@ -388,6 +404,59 @@ class MCPTool(Tool):
         """Check the arguments and call the server without blocking the caller's loop."""
         bound = self.bind_arguments(args, kwargs)
         return await self.client.acall_tool(self.server_name, self._arguments(bound))
+
+
+_OPEN: weakref.WeakSet[MCPClient] = weakref.WeakSet()
+_SHARED: dict[tuple[Any, ...], MCPClient] = {}
+_ENTRY_KEYS = frozenset({"mcp", "env", "timeout", "connect_timeout"})
+
+
+def tools_from_entry(entry: Mapping[str, Any], context: Any = None) -> list[Tool]:
+    """The tools of an agent spec's ``{mcp: COMMAND|URL, env: [NAMES], timeout: S}`` entry.
+
+    ``env`` names environment variables passed on to a stdio server (their
+    values are read here, never written in the spec). Specs built again and
+    again (batch workers) share one connection per server while it is open.
+
+    Raises:
+        ConfigurationError: an unknown key, a bad value, an unset variable, or
+            a server that cannot be started or reached.
+    """
+    unknown = sorted(set(entry) - _ENTRY_KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown key(s) {unknown} in an mcp tool entry; its keys: {sorted(_ENTRY_KEYS)}")
+    server = entry["mcp"]
+    names = entry.get("env") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigurationError("env of an mcp tool entry is a list of environment variable names (values are never written in a spec)")
+    unset = [n for n in names if n not in os.environ]
+    if unset:
+        raise ConfigurationError(f"the environment variable(s) {', '.join(unset)} named in env are not set")
+    env = {n: os.environ[n] for n in names}
+    timeout = entry.get("timeout", 30.0)
+    connect_timeout = entry.get("connect_timeout")
+    for label, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise ConfigurationError(f"{label} of an mcp tool entry is a positive number of seconds, not {value!r}")
+    key = (server if isinstance(server, str) else tuple(server), tuple(sorted(env.items())), timeout, connect_timeout)
+    client = _SHARED.get(key)
+    if client is None or not client.connected:
+        client = MCPClient(server, env=env, timeout=timeout, connect_timeout=connect_timeout).connect()
+        _SHARED[key] = client
+    tools = list(client.tools)
+    for item in tools:
+        item.spec_entry = dict(entry)
+    return tools
+
+
+@atexit.register
+def _close_open_clients() -> None:
+    """Stop the stdio servers still running when Python exits."""
+    for client in list(_OPEN):
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - nothing more to do at exit
+            pass
 
 
 def convert_result(name: str, result: Any) -> Any:

@@ -20,7 +20,9 @@ as paths into gradio's temporary folder.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from ._foreign import input_spec, python_name
 from .base import Tool
 from .media import Media
 
-__all__ = ["SpaceTool"]
+__all__ = ["SpaceTool", "tools_from_entry"]
 
 FILE_COMPONENTS = frozenset({"Image", "Audio", "Video", "File", "Model3D", "Gallery", "ImageEditor", "AnnotatedImage", "SimpleImage"})
 """Gradio output components whose values are files (returned as ``Media``)."""
@@ -79,6 +81,10 @@ class SpaceTool(Tool):
         self.description = (description or endpoint.get("description") or  # type: ignore[misc]
                             f"Calls the {self.api_name} endpoint of the Gradio app {space_id_or_url}.")
         self.output_type = _output_type(self._returns)  # type: ignore[misc]
+        entry: dict[str, Any] = {"space": space_id_or_url, "api_name": self.api_name}
+        entry.update({k: v for k, v in (("name", name), ("description", description)) if v})
+        self.spec_entry = entry
+        """The agent-spec entry that gives this tool back (a token is never written; use ``token_env``)."""
         super().__init__()
 
     def forward(self, **kwargs: Any) -> Any:
@@ -98,6 +104,30 @@ class SpaceTool(Tool):
         if len(self._returns) > 1 and isinstance(result, (list, tuple)):
             return [_convert(value, component) for value, component in zip(result, self._returns)]
         return _convert(result, self._returns[0] if self._returns else "")
+
+
+_ENTRY_KEYS = frozenset({"space", "api_name", "name", "description", "token_env", "timeout"})
+
+
+def tools_from_entry(entry: Mapping[str, Any], context: Any = None) -> list[Tool]:
+    """The tool of an agent spec's ``{space: ID_OR_URL, api_name: ..., token_env: VAR}`` entry.
+
+    Raises:
+        ConfigurationError: an unknown key, an unset ``token_env`` variable,
+            an unreachable app or an unknown endpoint.
+    """
+    unknown = sorted(set(entry) - _ENTRY_KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown key(s) {unknown} in a space tool entry; its keys: {sorted(_ENTRY_KEYS)}")
+    token = None
+    if entry.get("token_env"):
+        token = os.environ.get(str(entry["token_env"]))
+        if not token:
+            raise ConfigurationError(f"the environment variable {entry['token_env']} (token_env) is not set")
+    options = {k: entry[k] for k in ("api_name", "name", "description", "timeout") if entry.get(k) is not None}
+    made = SpaceTool(str(entry["space"]), token=token, **options)
+    made.spec_entry = dict(entry)
+    return [made]
 
 
 def _connect(src: str, token: str | None) -> Any:

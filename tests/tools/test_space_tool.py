@@ -71,3 +71,21 @@ def test_agent_in_a_kernel_executor_uses_a_space_tool_and_shows_its_image(gradio
     assert step.error is None, step.error
     assert "<image/" in step.observations
     assert any(key.startswith("image/") or key == "text/html" for bundle in step.displays for key in bundle["data"])
+
+
+def test_space_entry_of_an_agent_spec(gradio_url, monkeypatch):
+    from smolkernel import AgentSpec
+    from smolkernel.exceptions import AgentSpecError
+
+    spec = AgentSpec.from_dict({
+        "model": "scripted", "model_options": {"responses": ["```python\nfinal_answer(hello(name='Bo'))\n```"]},
+        "tools": [{"space": gradio_url, "api_name": "/greet", "name": "hello"}],
+    })
+    agent = spec.build()
+    assert agent.run("greet Bo").output == "Hello, Bo!"
+    assert agent.to_spec().tools == [{"space": gradio_url, "api_name": "/greet", "name": "hello"}]
+    monkeypatch.delenv("SMOLKERNEL_TEST_HF_TOKEN", raising=False)
+    bad = AgentSpec.from_dict({"model": "scripted", "model_options": {"responses": ["x"]},
+                               "tools": [{"space": gradio_url, "token_env": "SMOLKERNEL_TEST_HF_TOKEN"}]})
+    with pytest.raises(AgentSpecError, match=r"tools\[0\].*SMOLKERNEL_TEST_HF_TOKEN"):
+        bad.build()
