@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,17 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from mcp_helpers import wait_for_port
 from needs import missing, require_command
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 EVERYTHING_JS = SERVERS / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
 EDGE_SERVER = SERVERS / "edge_server.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +30,8 @@ def everything_command() -> list[str]:
 @pytest.fixture(scope="session")
 def everything_url(everything_command) -> Iterator[str]:
     """server-everything over streamable HTTP on a loopback port, for the whole session."""
+    from mcp_helpers import free_port
+
     port = free_port()
     process = subprocess.Popen(
         [everything_command[0], str(EVERYTHING_JS), "streamableHttp"],
@@ -48,19 +44,6 @@ def everything_url(everything_command) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
 
 
 @pytest.fixture(scope="session")
