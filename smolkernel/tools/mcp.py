@@ -33,11 +33,14 @@ import atexit
 import concurrent.futures
 import os
 import shlex
+import shutil
+import sys
 import tempfile
 import threading
 from contextlib import AsyncExitStack
 import weakref
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigurationError, MissingExtraError, ToolServerError
@@ -57,7 +60,8 @@ class MCPClient:
     Args:
         server: a command (list of strings, or one string split like a shell
             line) started as a stdio server, or an ``http(s)://`` URL of a
-            streamable HTTP server.
+            streamable HTTP server. A program not on PATH is also looked for
+            beside this Python (a server pip-installed in the same environment).
         env: extra environment variables for a stdio server (it otherwise
             gets only the SDK's safe defaults: PATH, HOME, ...).
         timeout: seconds each tool call may take to answer.
@@ -253,7 +257,7 @@ class MCPClient:
 
         assert self.command is not None
         self._stderr = tempfile.TemporaryFile()
-        params = StdioServerParameters(command=self.command[0], args=self.command[1:], env=self.env or None)
+        params = StdioServerParameters(command=_program(self.command[0]), args=self.command[1:], env=self.env or None)
         return stdio_client(params, errlog=self._stderr)
 
     async def _list_tools(self, session: Any) -> list[MCPTool]:
@@ -508,6 +512,15 @@ def _convert_part(part: Any) -> Any:
         about = f": {part.description}" if getattr(part, "description", None) else ""
         return f"[resource {part.name} at {part.uri}{about}]"
     return repr(part)
+
+
+def _program(name: str) -> str:
+    """``name``, or the program of that name beside this Python (a server pip-installed in the
+    same environment, when that environment's bin folder is not on PATH, as in a kernel)."""
+    if os.sep in name or shutil.which(name):
+        return name
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else name
 
 
 def _leaf(exc: BaseException) -> BaseException:
