@@ -235,6 +235,8 @@ class MCPClient:
                 result = await asyncio.wait_for(session.initialize(), self.connect_timeout)
                 self.server_name = getattr(getattr(result, "server_info", None), "name", None)
                 self._tools = await self._list_tools(session)
+                if any(t.output_schema for t in self._tools):
+                    _warm_validator_imports()
                 self._session = session
                 ready.set_result(self._tools)
                 await stop.wait()
@@ -512,6 +514,20 @@ def _convert_part(part: Any) -> Any:
         about = f": {part.description}" if getattr(part, "description", None) else ""
         return f"[resource {part.name} at {part.uri}{about}]"
     return repr(part)
+
+
+def _warm_validator_imports() -> None:
+    """Import jsonschema in the background: the SDK imports it on the first result it validates,
+    which would otherwise block the session's loop for seconds on a busy machine."""
+
+    def load() -> None:
+        try:
+            import jsonschema.validators  # noqa: F401
+            import referencing  # noqa: F401
+        except ImportError:  # the SDK reports it when it needs them
+            pass
+
+    threading.Thread(target=load, name="smolkernel-mcp-warmup", daemon=True).start()
 
 
 def _program(name: str) -> str:
