@@ -200,6 +200,8 @@ class AgentMagics(Magics):
         from smolkernel.tools import Tool
 
         configured = self.session.defaults.tools
+        for client in self.session.mcp_clients:
+            print(f"MCP server {client.label}: {', '.join(t.name for t in client.tools)}  (every agent gets these)")
         print(f"Configured tools: {', '.join(configured) if configured else '(none)'}  (set with %agent config tools=a,b or --tools a,b)")
         found = [(name, value) for name, value in self.shell.user_ns.items() if isinstance(value, Tool) and not name.startswith("_")]
         if not found:

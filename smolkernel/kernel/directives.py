@@ -232,7 +232,9 @@ async def _tools(ctx: DirectiveContext, args: list[str], body: str) -> None:
         ctx.out.stream("no tools yet (final_answer is always there); add some with %tools NAME or a %%tool cell\n")
         return
     lines = [f"  {t.usage()}: {t.description.splitlines()[0] if t.description else ''}" for t in session.tools.values()]
-    ctx.out.stream("tools:\n" + "\n".join(lines) + "\n")
+    servers = [f"  {c.label}{'' if c.connected else ' (stopped)'}" for c in session.mcp_clients]
+    extra = "MCP servers:\n" + "\n".join(servers) + "\n" if servers else ""
+    ctx.out.stream("tools:\n" + "\n".join(lines) + "\n" + extra)
 
 
 async def _add_mcp(ctx: DirectiveContext, args: list[str]) -> None:
