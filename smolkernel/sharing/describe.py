@@ -30,12 +30,20 @@ _SHIPPED_KINDS = ("file", "source")
 
 def inline_source(item: Tool, source: str) -> dict[str, Any]:
     """The default for tools known only by their source: a ``{source: ...}`` entry."""
-    return {"source": source, "name": _attribute_name(item, source)}
+    entry: dict[str, Any] = {"source": source}
+    name = source_attribute(item, source)
+    if name:
+        entry["name"] = name
+    return entry
 
 
-def _attribute_name(item: Tool, source: str) -> str | None:
+def source_attribute(item: Tool, source: str) -> str | None:
+    """The name in ``source`` that gives ``item``, when known (so loading picks just this tool)."""
     from ..tools.base import FunctionTool
 
+    kept = getattr(item, "_source_attribute", None)
+    if kept:
+        return kept
     if isinstance(item, FunctionTool) and f"{item.function.__name__} = tool(" in source:
         return item.function.__name__
     return None

@@ -140,6 +140,7 @@ def _preamble(source: str, namespace: dict[str, Any], tool_name: str, *, skip: s
             imports.append(line)
         if helper:
             helpers.append(helper)
+    imports.sort(key=lambda line: not line.startswith(("import ", "from ")))
     return "\n".join(imports) + ("\n\n\n" + "\n\n\n".join(helpers) if helpers else "")
 
 
