@@ -15,6 +15,7 @@ folder saved by smolagents 1.x (``agent.json``) is read too.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from pathlib import Path
@@ -118,15 +119,19 @@ def _imported_modules(source: str) -> set[str]:
 
 
 def _distributions(modules: set[str]) -> set[str]:
+    wanted = {m for m in modules if m not in sys.stdlib_module_names and m != "smolkernel" and not m.startswith("smolkernel_shipped_tools_")}
+    if not wanted:
+        return set()
+    mapping = _module_distributions()
+    return {dist for module in wanted for dist in mapping.get(module, [])}
+
+
+@functools.lru_cache(maxsize=1)
+def _module_distributions() -> dict[str, list[str]]:
+    """Top-level module -> distributions (scanning every installed package takes a second or two: once)."""
     from importlib.metadata import packages_distributions
 
-    mapping = packages_distributions()
-    out: set[str] = set()
-    for module in modules:
-        if module in sys.stdlib_module_names or module.startswith("smolkernel_shipped_tools_"):
-            continue
-        out.update(mapping.get(module, []))
-    return out
+    return packages_distributions()
 
 
 def folder_spec(folder: str | Path) -> AgentSpec:

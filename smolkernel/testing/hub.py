@@ -116,7 +116,7 @@ class HubStandIn:
             url = self._url(repo_type, repo_id)
             if (repo_type, repo_id) in self.repos:
                 return 409, {"error": "You already created this repo", "url": url}
-            repo = _Repo(repo_type, bool(body.get("private")))
+            repo = _Repo(repo_type, bool(body.get("private")) or body.get("visibility") == "private")
             self.repos[(repo_type, repo_id)] = repo
             self._commit(repo, "initial commit", {}, None)
         return 200, {"url": url, "name": repo_id, "id": repo_id}
