@@ -116,7 +116,23 @@ class UnknownModelError(ConfigurationError):
 
 
 class MissingAPIKeyError(ConfigurationError):
-    """A provider's API key is not set."""
+    """A provider's API key is not set.
+
+    ``problem`` says which key is missing; ``hint`` says how to supply it in
+    the place the error is shown (Python by default; the kernel and the magics
+    swap in their own with :meth:`with_hint`).
+    """
+
+    PYTHON_HINT = "or pass api_key=..., or name another variable with api_key_env='VAR'"
+
+    def __init__(self, problem: str, *, hint: str | None = None):
+        self.problem = problem
+        self.hint = self.PYTHON_HINT if hint is None else hint
+        super().__init__(f"{problem}, {self.hint}" if self.hint else problem)
+
+    def with_hint(self, hint: str) -> MissingAPIKeyError:
+        """The same error with ``hint`` in place of the Python one."""
+        return type(self)(self.problem, hint=hint)
 
 
 class MissingExtraError(ConfigurationError, ImportError):

@@ -179,7 +179,7 @@ def _read_key(variable: str | None) -> str | None:
         return None
     value = os.environ.get(variable)
     if not value:
-        raise MissingAPIKeyError(f"the API key variable {variable} is not set; set it (e.g. export {variable}=...) or name another one")
+        raise MissingAPIKeyError(f"the API key variable {variable} is not set: set it (e.g. export {variable}=...)", hint="or name another one")
     return value
 
 
