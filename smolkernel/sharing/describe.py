@@ -144,7 +144,19 @@ def _executor_part(agent: Any) -> tuple[str | None, dict[str, Any]]:
         if name is None:
             raise ConfigurationError(f"executor {cls_name} has no name a spec can use; choose one of {', '.join(EXECUTOR_NAMES)}")
         options = {"timeout": executor.timeout} if executor.timeout != 60.0 else {}
+        options.update(_local_imports(executor))
     return (None if name == "local" and not options else name), dict(options)
+
+
+def _local_imports(executor: Any) -> dict[str, Any]:
+    """``additional_imports`` of a LocalExecutor made in Python (the magics make theirs so)."""
+    policy = getattr(executor, "imports", None)
+    if policy is None or executor.name != "local":
+        return {}
+    from ..executors._local_guard import DEFAULT_ALLOWED_IMPORTS
+
+    extra = ["*"] if policy.allow_all else sorted(policy.allowed - DEFAULT_ALLOWED_IMPORTS)
+    return {"additional_imports": extra} if extra else {}
 
 
 def agent_to_spec(agent: MultiStepAgent, *, source_entry: SourceEntry = inline_source) -> AgentSpec:
