@@ -326,8 +326,13 @@ class MultiStepAgent:
                 if delta.content:
                     ctx.send(ev.ModelDelta, step_number=number, text=delta.content)
             message = collect_stream(deltas)
-        ctx.send(ev.ModelOutput, step_number=number, message=message, code=None)
+        code = self._code_of(message) if tools else None  # a plan has no code
+        ctx.send(ev.ModelOutput, step_number=number, message=message, code=code)
         return message
+
+    def _code_of(self, message: ChatMessage) -> str | None:
+        """The code a reply will run, for the ``ModelOutput`` event (None: this kind writes none)."""
+        return None
 
     def _offered_tools(self) -> Sequence[Tool] | None:
         """Tools passed to the model for native tool calling (ToolCallingAgent)."""

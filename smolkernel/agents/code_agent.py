@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._async import run_sync
-from ..exceptions import AgentExecutionError, ExecutorError
+from ..exceptions import AgentError, AgentExecutionError, ExecutorError
 from ..executors.base import Executor
 from ..executors.registry import resolve_executor
 from ..memory import ActionStep, compact
 from ..models.base import ChatMessage
-from . import events as ev
 from .base import MultiStepAgent, RunContext
 from .managed import ManagedAgentTool
 from .parsing import parse_code
@@ -70,10 +69,15 @@ class CodeAgent(MultiStepAgent):
         if variables:
             await self.executor.send_variables(variables)
 
+    def _code_of(self, message: ChatMessage) -> str | None:
+        try:
+            return parse_code(message.content or "")
+        except AgentError:  # the step reports the parsing error
+            return None
+
     async def _act(self, message: ChatMessage, step: ActionStep, ctx: RunContext) -> None:
         code = parse_code(message.content or "")
         step.code = code
-        ctx.send(ev.ModelOutput, step_number=step.step_number, message=None, code=code)
         for managed in self.tools.values():
             if isinstance(managed, ManagedAgentTool):
                 managed.context = ctx
