@@ -92,7 +92,9 @@ class AgentSpec:
     kind: str = "code"
     """``code`` (CodeAgent) or ``toolcalling`` (ToolCallingAgent)."""
     model: str | None = None
-    """A model spec string (see ``resolve_model``); None means ``$SMOLKERNEL_MODEL``."""
+    """A model spec string (see ``resolve_model``); None means ``$SMOLKERNEL_MODEL``.
+    ``scripted`` with ``model_options: {responses: [...]}`` is a ScriptedModel given inline
+    (what ``to_spec`` writes for one made from a list), for tests and offline demos."""
     model_options: dict[str, Any] = field(default_factory=dict)
     """Options for ``resolve_model``: ``api_base``, ``api_key_env``, backend keywords."""
     tools: list[str | dict[str, Any]] = field(default_factory=list)

@@ -77,7 +77,7 @@ class HubStandIn:
         self.repos: dict[tuple[str, str], _Repo] = {}
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), type("HubHandler", (_Handler,), {"hub": self}))
         self._thread = threading.Thread(target=self._server.serve_forever, name="hub-stand-in", daemon=True)
 
     @property
@@ -153,93 +153,94 @@ class HubStandIn:
         return {"commitUrl": f"{self._url(repo.repo_type, repo_id)}/commit/{commit.oid}", "commitOid": commit.oid, "commitMessage": message, "pullRequestUrl": None}
 
 
-def _make_handler(hub: HubStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _Handler(BaseHTTPRequestHandler):
+    """Serves one request against ``self.hub`` (set on the subclass made per server)."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read hub.requests
-            pass
+    hub: HubStandIn
 
-        def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None, *, raw: bytes | None = None) -> None:
-            data = raw if raw is not None else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+    protocol_version = "HTTP/1.1"
 
-        def _error(self, status: int, code: str, message: str) -> None:
-            self._send(status, {"error": message}, {"X-Error-Code": code, "X-Error-Message": message})
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read hub.requests
+        pass
 
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None, *, raw: bytes | None = None) -> None:
+        data = raw if raw is not None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
-        def do_GET(self) -> None:
-            self._route()
+    def _error(self, status: int, code: str, message: str) -> None:
+        self._send(status, {"error": message}, {"X-Error-Code": code, "X-Error-Message": message})
 
-        def do_HEAD(self) -> None:
-            self._route()
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
-        def do_POST(self) -> None:
-            self._route()
+    def do_GET(self) -> None:
+        self._route()
 
-        def _route(self) -> None:
-            path = unquote(urlsplit(self.path).path)
-            hub.requests.append((self.command, path))
-            body = self._body() if self.command == "POST" else b""
-            if self.command == "POST" and not self.headers.get("Authorization"):
-                return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
-            if path == "/api/repos/create" and self.command == "POST":
-                status, answer = hub._create(json.loads(body or b"{}"))
-                return self._send(status, answer)
-            match = _API.match(path)
-            if match:
-                return self._api(_TYPES[match.group(1)], match.group(2), match.group(3), match.group(4), body)
-            match = _RESOLVE.match(path)
-            if match and self.command in ("GET", "HEAD"):
-                return self._resolve(_TYPES.get(f"{match.group(1)}", "model") if match.group(1) else "model", match.group(2), match.group(3), match.group(4))
-            self._error(404, "EntryNotFound", f"the stand-in Hub does not serve {self.command} {path}")
+    def do_HEAD(self) -> None:
+        self._route()
 
-        def _repo_at(self, repo_type: str, repo_id: str, revision: str) -> tuple[_Repo | None, Commit | None]:
-            repo = hub.repos.get((repo_type, repo_id))
-            if repo is None:
-                self._error(404, "RepoNotFound", f"Repository Not Found for url: {self.path}")
-                return None, None
-            commit = repo.at(revision)
-            if commit is None:
-                self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
-            return repo, commit
+    def do_POST(self) -> None:
+        self._route()
 
-        def _api(self, repo_type: str, repo_id: str, action: str, revision: str, body: bytes) -> None:
-            repo, commit = self._repo_at(repo_type, repo_id, revision)
-            if repo is None or commit is None:
-                return
-            if action == "revision":
-                siblings = [{"rfilename": p} for p in sorted(commit.files)]
-                return self._send(200, {"id": repo_id, "sha": commit.oid, "private": repo.private, "siblings": siblings, "lastModified": _iso(commit.created)})
-            if action == "tree":
-                entries = [{"type": "file", "oid": _blob_oid(d), "size": len(d), "path": p} for p, d in sorted(commit.files.items())]
-                return self._send(200, entries)
-            if action == "preupload":
-                files = json.loads(body or b"{}").get("files", [])
-                return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files], "commitOid": commit.oid})
-            lines = [json.loads(line) for line in body.splitlines() if line.strip()]
-            self._send(200, hub._apply_commit(repo, repo_id, lines))
+    def _route(self) -> None:
+        path = unquote(urlsplit(self.path).path)
+        self.hub.requests.append((self.command, path))
+        body = self._body() if self.command == "POST" else b""
+        if self.command == "POST" and not self.headers.get("Authorization"):
+            return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
+        if path == "/api/repos/create" and self.command == "POST":
+            status, answer = self.hub._create(json.loads(body or b"{}"))
+            return self._send(status, answer)
+        match = _API.match(path)
+        if match:
+            return self._api(_TYPES[match.group(1)], match.group(2), match.group(3), match.group(4), body)
+        match = _RESOLVE.match(path)
+        if match and self.command in ("GET", "HEAD"):
+            return self._resolve(_TYPES.get(f"{match.group(1)}", "model") if match.group(1) else "model", match.group(2), match.group(3), match.group(4))
+        self._error(404, "EntryNotFound", f"the stand-in Hub does not serve {self.command} {path}")
 
-        def _resolve(self, repo_type: str, repo_id: str, revision: str, file_path: str) -> None:
-            repo, commit = self._repo_at(repo_type, repo_id, revision)
-            if repo is None or commit is None:
-                return
-            data = commit.files.get(file_path)
-            if data is None:
-                return self._error(404, "EntryNotFound", f"{file_path} does not exist at {revision}")
-            self._send(200, raw=data, headers={"X-Repo-Commit": commit.oid, "ETag": f'"{_blob_oid(data)}"'})
+    def _repo_at(self, repo_type: str, repo_id: str, revision: str) -> tuple[_Repo | None, Commit | None]:
+        repo = self.hub.repos.get((repo_type, repo_id))
+        if repo is None:
+            self._error(404, "RepoNotFound", f"Repository Not Found for url: {self.path}")
+            return None, None
+        commit = repo.at(revision)
+        if commit is None:
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        return repo, commit
 
-    return Handler
+    def _api(self, repo_type: str, repo_id: str, action: str, revision: str, body: bytes) -> None:
+        repo, commit = self._repo_at(repo_type, repo_id, revision)
+        if repo is None or commit is None:
+            return
+        if action == "revision":
+            siblings = [{"rfilename": p} for p in sorted(commit.files)]
+            return self._send(200, {"id": repo_id, "sha": commit.oid, "private": repo.private, "siblings": siblings, "lastModified": _iso(commit.created)})
+        if action == "tree":
+            entries = [{"type": "file", "oid": _blob_oid(d), "size": len(d), "path": p} for p, d in sorted(commit.files.items())]
+            return self._send(200, entries)
+        if action == "preupload":
+            files = json.loads(body or b"{}").get("files", [])
+            return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files], "commitOid": commit.oid})
+        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        self._send(200, self.hub._apply_commit(repo, repo_id, lines))
+
+    def _resolve(self, repo_type: str, repo_id: str, revision: str, file_path: str) -> None:
+        repo, commit = self._repo_at(repo_type, repo_id, revision)
+        if repo is None or commit is None:
+            return
+        data = commit.files.get(file_path)
+        if data is None:
+            return self._error(404, "EntryNotFound", f"{file_path} does not exist at {revision}")
+        self._send(200, raw=data, headers={"X-Repo-Commit": commit.oid, "ETag": f'"{_blob_oid(data)}"'})
 
 
 def _iso(timestamp: float) -> str:
