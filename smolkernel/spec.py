@@ -282,6 +282,8 @@ class AgentSpec:
                 tools.extend(build_tool_entry(entry, context))
             except ConfigurationError as exc:
                 raise self._where.error(("tools", index), str(exc)) from None
+            except Exception as exc:  # a tool's own constructor failed: still one located error
+                raise self._where.error(("tools", index), f"building the tool failed: {type(exc).__name__}: {exc}") from exc
         return tools
 
     def _build_model(self, override: Model | str | None) -> Model:
@@ -302,6 +304,8 @@ class AgentSpec:
             raise self._where.error(("model",), str(exc)) from None
         except TypeError as exc:  # a backend keyword it does not take
             raise self._where.error(("model_options",), f"the model does not take these options: {exc}") from None
+        except (ValueError, OSError) as exc:
+            raise self._where.error(("model",), f"the model cannot be made: {type(exc).__name__}: {exc}") from exc
 
     def _local_model_path(self) -> str | None:
         """``scripted:FILE`` / ``replay:FILE`` relative to the spec's folder when the file is there."""

@@ -83,3 +83,18 @@ def test_a_tool_object_whose_class_needs_arguments_cannot_be_described():
 
     with pytest.raises(ConfigurationError, match=r"Echo\(\) takes arguments"):
         CodeAgent([Echo("> ")], ScriptedModel(["x"])).to_spec()
+
+
+def test_a_tool_whose_constructor_raises_is_a_located_error(tmp_path, monkeypatch):
+    (tmp_path / "fragile_spec_tools.py").write_text(
+        "from smolkernel import Tool\n\n"
+        "class Fragile(Tool):\n    name = 'fragile'\n    description = 'Needs a database.'\n    inputs = {}\n    output_type = 'string'\n\n"
+        "    def __init__(self):\n        raise RuntimeError('no database at localhost:5432')\n\n"
+        "    def forward(self):\n        return ''\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "agent.yaml").write_text("tools:\n  - fragile_spec_tools:Fragile\n")
+    with pytest.raises(AgentSpecError) as info:
+        AgentSpec.from_file(tmp_path / "agent.yaml").build(model=ScriptedModel([]))
+    assert (info.value.field, info.value.line) == ("tools[0]", 2)
+    assert "RuntimeError: no database at localhost:5432" in str(info.value)
