@@ -79,3 +79,13 @@ def test_smolagents_folder_can_be_saved_again_in_smolkernel_form(saved_by_smolag
     again = load_agent(tmp_path / "ours", trust_remote_code=True)
     assert sorted(again.tools) == ["add", "final_answer", "helper", "shout"]
     assert again.run("x").output == 2
+
+
+def test_smolagents_agent_shared_in_a_space_loads_from_the_hub(saved_by_smolagents, hub):
+    """The folder smolagents writes, in a Space as smolagents' push_to_hub puts it (HubStandIn: a loopback stand-in)."""
+    from smolkernel.sharing.hub import push_folder
+
+    push_folder(saved_by_smolagents, "me/sa-agent", token="hf_test", repo_type="space")
+    model = ScriptedModel(["```python\nfinal_answer(shout('hub'))\n```"])
+    agent = load_agent("hub:me/sa-agent", trust_remote_code=True, model=model)  # no model repo: found as a Space
+    assert agent.name == "boss" and agent.run("go").output == "HUB"
