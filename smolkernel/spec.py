@@ -423,16 +423,15 @@ def _check_field(key: str, value: Any, where: _Where) -> Any:
 
 
 def _check_no_secrets(key: str, options: Mapping[str, Any], where: _Where) -> None:
+    """Refuse values that look like secrets; never repeat them in the message."""
     for name, value in options.items():
         if str(name).endswith("_env"):
             if not isinstance(value, str) or not _ENV_NAME.match(value):
-                raise where.error((key, name), f"must name an environment variable (e.g. OPENAI_API_KEY), not {value!r}")
+                raise where.error((key, name), "must be the name of an environment variable (e.g. OPENAI_API_KEY), not a key or other text")
         elif _SECRET_KEY.search(str(name)) and value is not None:
             raise where.error(
                 (key, name),
-                f"a spec never holds a secret; put it in an environment variable and name that variable with {name}_env"
-                if not str(name).endswith("key") else
-                f"a spec never holds a secret; put it in an environment variable and name it with api_key_env",
+                "a spec never holds a secret; put it in an environment variable and name the variable instead (api_key_env: VAR)",
             )
 
 
