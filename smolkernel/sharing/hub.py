@@ -57,10 +57,16 @@ def _cache_dir() -> str | None:
 @contextlib.contextmanager
 def _hub_errors(what: str) -> Iterator[None]:
     """Turn the client's errors into ConfigurationErrors that say what failed."""
-    hf = _hf()
-    errors = hf.errors
+    _hf()
+    from huggingface_hub import errors
+
     try:
         yield
+    except errors.LocalEntryNotFoundError as exc:
+        # the client found no server (or no file there) and nothing usable in its cache
+        cause = exc.__cause__ or exc.__context__
+        detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc).splitlines()[0]
+        raise ConfigurationError(f"{what}: cannot reach the Hub at {_endpoint(None) or 'huggingface.co'} and nothing is cached ({detail})") from None
     except errors.RevisionNotFoundError:
         raise ConfigurationError(f"{what}: no such revision (give a commit id, a branch or a tag that exists)") from None
     except errors.RepositoryNotFoundError:

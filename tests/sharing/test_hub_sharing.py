@@ -103,3 +103,15 @@ def test_load_tool_reads_the_layout_smolagents_shares_tools_in(hub, tmp_path):
     assert isinstance(loaded, Tool) and loaded(text="abc") == "cba"
     agent = CodeAgent([loaded], ScriptedModel([reply("final_answer(reverse('xy'))")]))
     assert agent.run("go").output == "yx"
+
+
+def test_an_unreachable_hub_is_a_clear_error(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with pytest.raises(ConfigurationError, match=f"cannot reach the Hub at http://127.0.0.1:{port}"):
+        load_agent("hub:me/anything")
