@@ -189,8 +189,18 @@ class AgentSpec:
 
     # -- writing ------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data (JSON/YAML-ready); fields at their default are left out, ``kind`` is always there."""
+    def to_dict(self, *, self_contained: bool = False) -> dict[str, Any]:
+        """The spec as plain data (JSON/YAML-ready); fields at their default are left out, ``kind`` is always there.
+
+        Args:
+            self_contained: make the data independent of the spec's folder, for
+                another process or machine (a Dask worker): ``{file: ...}``
+                entries become ``{source: ...}`` with the file's code, and a
+                relative ``scripted:``/``replay:`` file becomes absolute.
+
+        Raises:
+            AgentSpecError: with ``self_contained``, a tool file cannot be read.
+        """
         out: dict[str, Any] = {"kind": self.kind}
         defaults = AgentSpec()
         for f in fields(self):
@@ -200,11 +210,28 @@ class AgentSpec:
             if value == getattr(defaults, f.name):
                 continue
             if f.name == "managed_agents":
-                value = [m.to_dict() for m in value]
+                value = [m.to_dict(self_contained=self_contained) for m in value]
             elif isinstance(value, (dict, list)):
                 value = json.loads(json.dumps(value))  # a deep, plain copy
             out[f.name] = value
+        if self_contained:
+            if self.model:
+                out["model"] = self._local_model_path()
+            if self.tools:
+                out["tools"] = [self._inlined(index, entry) for index, entry in enumerate(out["tools"])]
         return out
+
+    def _inlined(self, index: int, entry: Any) -> Any:
+        if not (isinstance(entry, dict) and "file" in entry):
+            return entry
+        from .tools.entries import ToolEntryContext
+
+        path = ToolEntryContext(base_dir=self.base_dir).resolve_path(str(entry["file"]))
+        try:
+            code = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise self._where.error(("tools", index), f"cannot read tool file {str(path)!r}: {exc.strerror or exc}") from None
+        return {"source": code, **({"name": entry["name"]} if entry.get("name") else {})}
 
     def to_yaml(self) -> str:
         """The spec as YAML text (multi-line strings as blocks)."""

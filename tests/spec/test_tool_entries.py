@@ -98,3 +98,30 @@ def test_a_tool_whose_constructor_raises_is_a_located_error(tmp_path, monkeypatc
         AgentSpec.from_file(tmp_path / "agent.yaml").build(model=ScriptedModel([]))
     assert (info.value.field, info.value.line) == ("tools[0]", 2)
     assert "RuntimeError: no database at localhost:5432" in str(info.value)
+
+
+def test_self_contained_dict_carries_tool_code_and_absolute_script(tmp_path, monkeypatch):
+    import json as json_module
+
+    from smolkernel import CodeAgent, tool
+
+    prefix = "#"
+
+    @tool
+    def tag(text: str) -> str:
+        """Tag a text.
+
+        Args:
+            text: the text
+        """
+        return prefix + text
+
+    (tmp_path / "replies.json").write_text(json_module.dumps(["```python\nfinal_answer(tag('x'))\n```"]))
+    CodeAgent([tag], ScriptedModel(["unused"])).save(tmp_path / "saved")
+    spec = AgentSpec.from_file(tmp_path / "saved")
+    spec.model, spec.model_options = "scripted:../replies.json", {}
+    data = spec.to_dict(self_contained=True)
+    assert data["tools"][0]["name"] == "tag" and "prefix = '#'" in data["tools"][0]["source"]
+    assert data["model"] == f"scripted:{(tmp_path / 'saved' / '../replies.json')}"
+    monkeypatch.chdir(tmp_path / "saved" / "tools")  # elsewhere: nothing relative is needed any more
+    assert AgentSpec.from_dict(json_module.loads(json_module.dumps(data))).build().run("go").output == "#x"
