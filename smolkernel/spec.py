@@ -268,7 +268,8 @@ class AgentSpec:
         """Make the agent this spec describes (its managed agents too).
 
         Args:
-            model: use this model instead of the spec's (e.g. a ScriptedModel in tests).
+            model: use this model instead of the spec's, for the managed agents
+                too (e.g. one ScriptedModel answering for the whole team in a test).
             executor: use this executor (instance or name) instead of the spec's.
             trust_remote_code: whether tool code shipped with the spec
                 (``file``/``source`` entries) may run. A spec you load yourself
