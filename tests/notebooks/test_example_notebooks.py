@@ -119,7 +119,8 @@ def test_tools_and_sharing(tmp_path, jupyter_path):
     assert answer.startswith("Here is a 24-pixel red square (<image/")
     shown = json.dumps([o.get("data", {}) for o in cells[7].outputs])
     assert "base64," in shown or '"image/png"' in shown, "the app's image is shown in the cell"
-    spec_text = texts(cells[9])
-    assert "- mcp:" in spec_text and "mcp-server-time" in spec_text and "api_name: /red_square" in spec_text
-    assert "tools of the rebuilt agent: convert_time, final_answer, get_current_time, red_square" in spec_text
-    assert "its answer: 15:00" in spec_text
+    saved = texts(cells[9])
+    assert "['agent.yaml', 'requirements.txt']" in saved
+    assert "- mcp:" in saved and "mcp-server-time" in saved and "api_name: /red_square" in saved
+    assert "tools of the loaded agent: convert_time, final_answer, get_current_time, red_square" in saved
+    assert "its answer: 15:00" in saved
