@@ -5,6 +5,7 @@ a failing, dying or hanging server becomes an observation and the run goes on.""
 from __future__ import annotations
 
 import pytest
+from needs import needs_command
 
 from smolkernel import CodeAgent, ScriptedModel, ToolCallingAgent
 from smolkernel.models import ChatMessage, ToolCall
@@ -80,3 +81,16 @@ def test_tool_calling_agent_sees_server_errors_and_timeouts(edge_command):
     assert "did not answer within 2 s" in step.tool_results["b"]
     assert step.tool_results["c"].startswith('"<image/png')
     assert any("image/png" in bundle["data"] for bundle in step.displays)
+
+
+@needs_command("bwrap", "bubblewrap")
+def test_mcp_tools_from_the_sandbox_executor(everything):
+    """The sandbox has no network; its code reaches the host's MCP tools through the bridge only."""
+    model = ScriptedModel(["```python\nfinal_answer(echo(message='from the sandbox'))\n```"])
+    agent = CodeAgent(everything.tools, model, executor="sandbox", executor_options={"timeout": 60})
+    try:
+        result = agent.run("echo")
+    finally:
+        agent.close()
+    assert result.success, result.error
+    assert result.output == "Echo: from the sandbox"
