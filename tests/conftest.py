@@ -4,3 +4,14 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.pop("SMOLKERNEL_MODEL", None)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The smolkernel Docker image, built once per session (a few minutes the first time on a machine)."""
+    from docker_support import docker_image as ensure
+
+    return ensure()

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 from dataclasses import asdict, dataclass, field
 
 from ..exceptions import ConfigurationError, ExecutorError
@@ -129,3 +130,22 @@ def ensure_image(recipe: ImageRecipe = DEFAULT_RECIPE, *, progress: Callable[[st
     if image_exists(recipe.tag):
         return recipe.tag
     return build_image(recipe, progress=progress)
+
+
+def add_image_command(subparsers: Any) -> None:
+    """Register ``smolkernel image build [--force]``."""
+    image = subparsers.add_parser("image", help="the Docker image of the 'docker' executor")
+    actions = image.add_subparsers(dest="image_command", metavar="ACTION", required=True)
+    build = actions.add_parser("build", help="build the image offline with mmdebstrap (reused while its recipe is unchanged)")
+    build.add_argument("--force", action="store_true", help="build again even when the image exists")
+    build.set_defaults(handler=_build_command)
+
+
+def _build_command(args: Any) -> int:
+    try:
+        tag = build_image(force=args.force)
+    except (ConfigurationError, ExecutorError) as exc:
+        print(f"smolkernel image build: {exc}", file=sys.stderr)
+        return 1
+    print(tag)
+    return 0

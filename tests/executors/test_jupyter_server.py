@@ -171,7 +171,7 @@ async def test_wrong_token_is_a_clear_error(server_url: str) -> None:
         await executor.start()
 
 
-def test_url_is_required_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_url_is_required_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SMOLKERNEL_JUPYTER_URL", raising=False)
     with pytest.raises(ConfigurationError, match="needs url="):
         JupyterServerExecutor()
