@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from remote_standins import start_server, stop
 
 from smolkernel.exceptions import ConfigurationError, ExecutorError
 from smolkernel.executors import resolve_executor
@@ -28,8 +24,6 @@ from smolkernel.tools import tool
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 TOKEN = "test-token-123"
-_NO_EXTENSIONS = [f"--ServerApp.jpserver_extensions={name}=False"  # they cost seconds to load and are not used
-                  for name in ("jupyterlab", "notebook", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim")]
 
 
 @tool
@@ -43,44 +37,6 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _command(kind: str, port: int, root: Path) -> list[str]:
-    jupyter = [sys.executable, "-m"]
-    # the restarter notices a dead kernel sooner than its 3 s default
-    common = ["--KernelRestarter.time_to_dead=0.5"]
-    if kind == "server":
-        return [*jupyter, "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-                f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-                *_NO_EXTENSIONS, *common]
-    return [*jupyter, "kernel_gateway", f"--KernelGatewayApp.port={port}", "--KernelGatewayApp.ip=127.0.0.1",
-            f"--KernelGatewayApp.auth_token={TOKEN}", "--JupyterWebsocketPersonality.list_kernels=True", *common]
-
-
-def start_server(kind: str, root: Path) -> tuple[subprocess.Popen, str]:
-    """Start ``jupyter server`` or ``jupyter kernelgateway`` on loopback; wait until its API answers."""
-    port = _free_port()
-    log = open(root / f"{kind}.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(_command(kind, port, root), stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{kind} exited: {(root / f'{kind}.log').read_text()[-2000:]}")
-        try:
-            request = urllib.request.Request(url + "/api/kernelspecs", headers={"Authorization": f"token {TOKEN}"})
-            urllib.request.urlopen(request, timeout=2).close()
-            return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{kind} did not answer within 90 s")
-
-
 def kernels_on(url: str) -> list[dict]:
     request = urllib.request.Request(url + "/api/kernels", headers={"Authorization": f"token {TOKEN}"})
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -89,15 +45,11 @@ def kernels_on(url: str) -> list[dict]:
 
 @pytest.fixture(scope="module", params=["server", "gateway"])
 def server_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, url = start_server(request.param, tmp_path_factory.mktemp(request.param))
+    process, url = start_server(request.param, tmp_path_factory.mktemp(request.param), TOKEN)
     try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
