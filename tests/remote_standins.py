@@ -181,3 +181,20 @@ class LocalSandbox:
 
     def terminate(self) -> None:
         stop(self.process)
+
+
+async def run_managed_agent(executor: Any) -> Any:
+    """A CodeAgent on ``executor`` whose code calls a managed agent (which runs in the host, like any tool).
+
+    The agent's tools replace the executor's: callers re-send theirs afterwards.
+    """
+    from smolkernel.agents import CodeAgent
+    from smolkernel.testing import ScriptedModel
+
+    researcher = CodeAgent([], ScriptedModel(["```python\nfinal_answer('42 moons')\n```"]), name="researcher",
+                           description="Looks things up.")
+    manager = CodeAgent([], ScriptedModel([
+        "```python\nfacts = researcher(task='how many moons')\nprint(facts)\n```",
+        "```python\nfinal_answer('Report: ' + facts)\n```",
+    ]), managed_agents=[researcher], executor=executor)
+    return await manager.arun("write a report")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from remote_standins import run_managed_agent
 
 from smolkernel.executors import resolve_executor
 from smolkernel.executors._container import docker_client, sweep_orphans
@@ -93,6 +94,13 @@ async def test_socket_folder_is_closed_and_keyless(executor: DockerExecutor) -> 
     assert sorted(p.name for p in folder.iterdir()) == [f"ipc-{n}" for n in range(1, 6)]
     labels = inspect(executor.container_name)["Config"]["Labels"]
     assert labels["smolkernel.host_pid"] == str(os.getpid())
+
+
+async def test_managed_agent_runs_in_the_host(executor: DockerExecutor) -> None:
+    result = await run_managed_agent(executor)
+    assert result.success and result.output == "Report: 42 moons"
+    assert result.action_steps[0].managed_runs[0].output == "42 moons"
+    await executor.send_tools({"add": add})
 
 
 async def test_timeout_interrupts_and_keeps_the_workspace(executor: DockerExecutor) -> None:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from remote_standins import ExecuteAPI, start_server, stop
+from remote_standins import ExecuteAPI, run_managed_agent, start_server, stop
 
 from smolkernel.exceptions import ConfigurationError
 from smolkernel.executors import resolve_executor
@@ -81,6 +81,13 @@ async def test_state_tools_and_final_answer(executor: E2BExecutor) -> None:
     second = await executor.run("final_answer(x * n)")
     assert (first.output, first.logs) == ("42", "in the sandbox\n")
     assert second.is_final_answer and second.output == 126
+
+
+async def test_managed_agent_runs_in_the_host(executor: E2BExecutor) -> None:
+    result = await run_managed_agent(executor)
+    assert result.success and result.output == "Report: 42 moons"
+    assert result.action_steps[0].managed_runs[0].output == "42 moons"
+    await executor.send_tools({"add": add})
 
 
 async def test_timeout_interrupts(executor: E2BExecutor) -> None:

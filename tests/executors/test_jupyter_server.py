@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from remote_standins import start_server, stop
+from remote_standins import run_managed_agent, start_server, stop
 
 from smolkernel.exceptions import ConfigurationError, ExecutorError
 from smolkernel.executors import resolve_executor
@@ -86,6 +86,13 @@ async def test_variables_in_and_final_answer_out(executor: JupyterServerExecutor
 async def test_errors_come_back_readable(executor: JupyterServerExecutor) -> None:
     result = await executor.run("1 / 0")
     assert result.error and "ZeroDivisionError" in result.error
+
+
+async def test_managed_agent_runs_in_the_host(executor: JupyterServerExecutor) -> None:
+    result = await run_managed_agent(executor)
+    assert result.success and result.output == "Report: 42 moons"
+    assert result.action_steps[0].managed_runs[0].output == "42 moons"
+    await executor.send_tools({"add": add})
 
 
 async def test_timeout_interrupts_and_keeps_the_workspace(executor: JupyterServerExecutor) -> None:

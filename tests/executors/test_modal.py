@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from remote_standins import LocalSandbox, free_port
+from remote_standins import LocalSandbox, free_port, run_managed_agent
 
 from smolkernel.executors.modal import ModalExecutor
 from smolkernel.tools import tool
@@ -58,6 +58,13 @@ async def test_state_tools_and_final_answer(executor: ModalExecutor) -> None:
     first = await executor.run("x = add(40, 2)\nx")
     second = await executor.run("final_answer({'x': x})")
     assert first.output == "42" and second.is_final_answer and second.output == {"x": 42}
+
+
+async def test_managed_agent_runs_in_the_host(executor: ModalExecutor) -> None:
+    result = await run_managed_agent(executor)
+    assert result.success and result.output == "Report: 42 moons"
+    assert result.action_steps[0].managed_runs[0].output == "42 moons"
+    await executor.send_tools({"add": add})
 
 
 async def test_dead_sandbox_is_recreated(executor: ModalExecutor) -> None:

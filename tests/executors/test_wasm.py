@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from remote_standins import run_managed_agent
 from needs import missing
 
 from smolkernel.exceptions import ConfigurationError
@@ -90,6 +91,13 @@ async def test_runtime_has_no_permission_but_reading_pyodide(executor: WasmExecu
     assert not Path("/tmp/smolkernel-wasm-pwned").exists()
     flags = [a for a in executor.command() if a.startswith("--allow")]
     assert len(flags) == 1 and flags[0].startswith("--allow-read=") and "pyodide" in flags[0]
+
+
+async def test_managed_agent_runs_in_the_host(executor: WasmExecutor) -> None:
+    result = await run_managed_agent(executor)
+    assert result.success and result.output == "Report: 42 moons"
+    assert result.action_steps[0].managed_runs[0].output == "42 moons"
+    await executor.send_tools({"add": add, "opaque": opaque})
 
 
 async def test_memory_cap_raises_memory_error_inside(executor: WasmExecutor) -> None:
