@@ -255,12 +255,15 @@ class WasmExecutor(Executor):
         self._send({"op": "run", "code": code, "internal": internal})
         try:
             done = await asyncio.wait_for(self._serve(logs), timeout)
-            state = "ok" if done is not None else "died"
+            state = "ok" if done is not None and not done.get("fatal") else "died"
         except asyncio.TimeoutError:
             done, state = None, "timeout"
         output = CodeOutput(logs=truncate("".join(logs), self.max_output_chars), duration=time.perf_counter() - started)
         if done is not None:
             output.output, output.error = done.get("output"), done.get("error")
+            if done.get("fatal"):
+                logs_note = f"[the wasm runtime failed: {done.get('error')}]\n"
+                output.logs = logs_note + output.logs
         if self.bridge.final_answer is not None:
             output.output, output.is_final_answer, output.error = self.bridge.final_answer[0], True, None
         return output, state

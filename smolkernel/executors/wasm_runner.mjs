@@ -69,8 +69,14 @@ for (;;) {
   let result;
   try {
     result = runCell(message.code, !!message.internal);
-  } catch (error) { // a failure of the runtime itself (Python's own errors are reported by the prelude)
-    result = JSON.stringify({ output: null, error: `RuntimeError: ${error}`, final: false });
+  } catch (error) {
+    result = error;
+  }
+  if (typeof result !== "string") {
+    // A failure of the runtime itself (Python's own errors are reported by the
+    // prelude): Pyodide is unusable after it, so say so and end; the host restarts.
+    send({ op: "done", result: JSON.stringify({ output: null, error: `${result}`, fatal: true }) });
+    Deno.exit(70);
   }
   send({ op: "done", result });
 }

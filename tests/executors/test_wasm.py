@@ -116,6 +116,12 @@ async def test_timeout_kills_and_restarts_the_runtime(executor: WasmExecutor) ->
     assert after.output == "(5, False)"
 
 
+async def test_a_failure_of_the_runtime_itself_restarts_it(executor: WasmExecutor) -> None:
+    result = await executor.run("import os\nos.system('true')")  # Deno refuses env access under Pyodide's feet
+    assert result.workspace_lost and result.error.startswith("ExecutorDied") and "NotCapable" in result.logs
+    assert (await executor.run("add(1, 2)")).output == "3"
+
+
 async def test_close_leaves_nothing(executor: WasmExecutor) -> None:
     pid, home = executor.pid, executor._home  # runs last: the fixture's close() is then a no-op
     await executor.close()
