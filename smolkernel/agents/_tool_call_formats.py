@@ -88,7 +88,10 @@ def interpret(obj: Any) -> list[Found]:
     name = _clean_name(name)
     for key in ARG_KEYS:
         if key in obj:
-            return [Found(name, obj[key])]
+            inner = obj[key]
+            if isinstance(inner, dict) and any(isinstance(inner.get(k), list) for k in WRAPPERS):
+                return interpret(inner)  # GPT-4's multi_tool_use.parallel: the real calls are inside
+            return [Found(name, inner)]
     extra = sorted(k for k in obj if k not in META_KEYS and k not in NAME_KEYS)
     if extra:
         shown = ", ".join(repr(k) for k in extra)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ NO_TOOL_CALL_HINT = 'Your reply contained no tool call. Call a tool, for example
 PYTHON_TAGS = frozenset({"python", "py", "python3", "ipython", "ipython3", "tool_code", "jupyter"})
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"<(code|execute|execute_ipython|execute_python)>(.*?)(?:</\1>|(?=<(?:code|execute|execute_ipython|execute_python)>)|$)", re.DOTALL)
+_BASH_TAG = re.compile(r"<execute_bash>(.*?)(?:</execute_bash>|(?=<execute)|$)", re.DOTALL)
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,})[ \t]*([\w+\-.]*)[^\n`]*$")
 _OBSERVATION = re.compile(r"^[ \t>#*_]*Observations?[ \t*_]*:", re.MULTILINE | re.IGNORECASE)
 _CODE_LABEL = re.compile(r"(?:^|\n)[ \t#*_]*Code[ \t*_]*:[ \t*_]*(?:```[\w]*)?[ \t]*\n?$", re.IGNORECASE)
@@ -89,7 +91,10 @@ def parse_code(text: str) -> str:
     valid = [b for b in chosen if b.valid]
     if not valid and best > 0:
         valid = [b for b in blocks if b.valid]  # a valid block of a weaker kind beats an invalid one
-    return "\n\n".join(b.code for b in (valid or chosen))
+    codes = [b.code for b in (valid or chosen)]
+    if len(codes) > 1:  # a cell magic must open its cell: joined shell blocks become !lines
+        codes = [_shell_lines(c[len("%%bash\n") :]) if c.startswith("%%bash\n") else c for c in codes]
+    return "\n\n".join(codes)
 
 
 def _cut_fake_observation(text: str) -> str:
@@ -102,6 +107,8 @@ def _cut_fake_observation(text: str) -> str:
 
 def _candidates(text: str) -> list[_Block]:
     blocks = [_Block(m.start(), _clean(_unfence_inner(m.group(2))), 0) for m in _TAG.finditer(text) if m.group(2).strip()]
+    blocks += [_Block(m.start(), "%%bash\n" + _clean(m.group(1)), 0) for m in _BASH_TAG.finditer(text) if m.group(1).strip()]
+    blocks.sort(key=lambda b: b.start)
     blocks += _fenced(text)
     for block in blocks:
         block.labelled = bool(_CODE_LABEL.search(text[: block.start]))
@@ -134,6 +141,10 @@ def _fenced(text: str) -> list[_Block]:
     return blocks
 
 
+def _shell_lines(script: str) -> str:
+    return "\n".join(f"!{line.strip()}" for line in script.splitlines() if line.strip())
+
+
 def _unfence_inner(body: str) -> str:
     """A tag's content may itself hold a fenced block; take what is inside it."""
     match = re.search(r"```[ \t]*[\w]*[ \t]*\n(.*?)(?:```|$)", body, re.DOTALL)
@@ -141,7 +152,8 @@ def _unfence_inner(body: str) -> str:
 
 
 def _clean(code: str) -> str:
-    return _END_CODE.sub("", code).strip("\n")
+    """The block without a trailing ``<end_code>``, dedented (fences inside a list are indented)."""
+    return textwrap.dedent(_END_CODE.sub("", code)).strip("\n")
 
 
 def ipython_lines(code: str) -> list[tuple[int, str]]:
