@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -39,13 +38,18 @@ class TransformersModel(Model):
         device: where to run, e.g. ``"cpu"`` or ``"cuda"``.
         max_new_tokens: the most tokens one reply may have.
         model_kwargs: extra arguments for ``AutoModelForCausalLM.from_pretrained``
-            (``dtype``, ``trust_remote_code``, ...).
+            (``dtype``, ``trust_remote_code``, ``device_map="auto"``, ...). With
+            ``device_map`` the weights stay where accelerate put them and
+            ``device`` is not used.
         **kwargs: generation parameters (``do_sample``, ``temperature``, ...);
             decoding is greedy unless you ask otherwise.
 
     The prompt is the tokenizer's chat template, or a plain ``role: text``
-    layout when the tokenizer has none. Stop sequences end generation (a
-    stopping criterion) and are cut from the reply. Token counts come from
+    layout when the tokenizer has none. Stop sequences end generation
+    (transformers' own ``stop_strings``, which match on token ids without
+    decoding at every step) and are cut from the reply. Tool calls written in
+    the text (Hermes ``<tool_call>``, Llama ``<function=...>``, JSON...) are
+    read for the offered tools. Token counts come from
     the tokenizer. Generation runs in a worker thread, so the event loop
     stays free; the weights load on the first call.
 
@@ -83,8 +87,15 @@ class TransformersModel(Model):
                     raise MissingExtraError("transformers", "transformers", "TransformersModel") from None
                 self._tokenizer = AutoTokenizer.from_pretrained(self.model_id)
                 model = AutoModelForCausalLM.from_pretrained(self.model_id, **self.model_kwargs)
-                self._model = model.to(self.device).eval()
+                if "device_map" not in self.model_kwargs:  # accelerate has already placed the weights
+                    model = model.to(self.device)
+                self._model = model.eval()
             return self._model, self._tokenizer
+
+    @property
+    def input_device(self) -> Any:
+        """Where the prompt's tensors go: ``device``, or the first device of a ``device_map`` model."""
+        return self._load()[0].device if "device_map" in self.model_kwargs else self.device
 
     @property
     def tokenizer(self) -> Any:
@@ -110,16 +121,20 @@ class TransformersModel(Model):
     def _generate_ids(self, prompt: str, stop: Sequence[str] | None, streamer: Any = None, cancel: threading.Event | None = None) -> _Generation:
         """Run ``model.generate`` (blocking; called in a worker thread)."""
         model, tokenizer = self._load()
-        inputs = self._encode(prompt).to(self.device)
+        inputs = self._encode(prompt).to(self.input_device)
         prompt_length = inputs["input_ids"].shape[1]
         options: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": False, **self.generate_kwargs}
         options.setdefault("pad_token_id", tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-        criteria = _stopping_criteria(tokenizer, list(stop or []), prompt_length, cancel or threading.Event())
+        if stop:
+            # transformers' own criterion matches stop strings on token ids (no decoding per step)
+            options.update(stop_strings=list(stop), tokenizer=tokenizer)
+        if cancel is not None:
+            options["stopping_criteria"] = _cancel_criteria(cancel)
         try:
             import torch
 
             with torch.no_grad():
-                output = model.generate(**inputs, stopping_criteria=criteria, streamer=streamer, **options)
+                output = model.generate(**inputs, streamer=streamer, **options)
         except Exception as exc:
             raise ModelCallError(f"TransformersModel({self.model_id!r}) failed to generate: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -141,6 +156,7 @@ class TransformersModel(Model):
             MissingExtraError: torch or transformers is not installed.
             ModelCallError: generation failed.
         """
+        stop = [s for s in stop or [] if s]
         prompt = await asyncio.to_thread(self.render_prompt, messages, tools)
         generation = await asyncio.to_thread(self._generate_ids, prompt, stop)
         text = self._tokenizer.decode(generation.output_ids, skip_special_tokens=True)
@@ -150,6 +166,7 @@ class TransformersModel(Model):
         self, messages: Sequence[MessageLike], *, stop: Sequence[str] | None = None, tools: Sequence[Tool] | None = None
     ) -> AsyncIterator[StreamDelta]:
         """Yield text as it is generated (``TextIteratorStreamer``); the last delta has the usage."""
+        stop = [s for s in stop or [] if s]
         prompt = await asyncio.to_thread(self.render_prompt, messages, tools)  # loads the model first
         from transformers import TextIteratorStreamer
 
@@ -173,23 +190,16 @@ class TransformersModel(Model):
         yield StreamDelta(content=rest or None, tool_calls=message.tool_calls or None, token_usage=message.token_usage)
 
 
-def _stopping_criteria(tokenizer: Any, stop: list[str], prompt_length: int, cancel: threading.Event) -> Any:
-    """A StoppingCriteriaList ending generation at a stop sequence or on ``cancel``."""
+def _cancel_criteria(cancel: threading.Event) -> Any:
+    """A StoppingCriteriaList that ends generation once ``cancel`` is set (a stream's consumer left)."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    window = max((len(s) for s in stop), default=0) + 8  # tokens enough to hold any stop sequence
-
-    class StopOnSequences(StoppingCriteria):
+    class StopOnCancel(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            done = cancel.is_set()
-            if stop and not done:
-                tail = input_ids[0, max(prompt_length, input_ids.shape[1] - window) :]
-                text = tokenizer.decode(tail, skip_special_tokens=True)
-                done = any(sequence in text for sequence in stop)
-            return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
 
-    return StoppingCriteriaList([StopOnSequences()])
+    return StoppingCriteriaList([StopOnCancel()])
 
 
 def _fallback_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
@@ -207,21 +217,15 @@ def _fallback_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     return "\n".join(lines)
 
 
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-
-
 def _parse_tool_calls(text: str, tool_names: list[str]) -> list[ToolCall]:
-    """Tool calls written as JSON ``{"name": ..., "arguments": {...}}`` (optionally in <tool_call> tags)."""
+    """Tool calls the model wrote in its text, in any format ``parse_tool_calls`` reads, for the offered tools only."""
     if not tool_names:
         return []
-    calls = []
-    blocks = re.findall(r"<tool_call>(.*?)</tool_call>", text, re.DOTALL) or _JSON_OBJECT.findall(text)
-    for index, block in enumerate(blocks):
-        try:
-            data = json.loads(block)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and data.get("name") in tool_names:
-            arguments = data.get("arguments", data.get("parameters", {}))
-            calls.append(ToolCall(name=data["name"], arguments=arguments if isinstance(arguments, dict) else str(arguments), id=f"call_{index}"))
-    return calls
+    from ..agents.parsing import parse_tool_calls
+    from ..exceptions import AgentParsingError
+
+    try:
+        calls = parse_tool_calls(text)
+    except AgentParsingError:
+        return []
+    return [call for call in calls if call.name in tool_names]

@@ -110,3 +110,46 @@ def test_tool_calls_written_as_json_are_parsed():
     (call,) = _parse_tool_calls(text, ["add"])
     assert (call.name, call.arguments) == ("add", {"a": 1, "b": 2})
     assert _parse_tool_calls('{"name": "other", "arguments": {}}', ["add"]) == []
+
+
+async def test_device_map_auto_in_model_kwargs(tiny_model_dirs):
+    """``device_map="auto"`` (accelerate) places the weights itself; on a CPU-only machine, on the CPU."""
+    pytest.importorskip("accelerate", reason="device_map needs accelerate (the transformers extra)")
+    path = str(tiny_model_dirs["templated"])
+    mapped = TransformersModel(path, max_new_tokens=12, min_new_tokens=12, model_kwargs={"device_map": "auto"})
+    plain = TransformersModel(path, max_new_tokens=12, min_new_tokens=12)
+    message = await mapped.agenerate(MESSAGES)
+    assert {p.device.type for p in mapped._model.parameters()} == {"cpu"}
+    assert str(mapped.input_device) == "cpu"
+    assert message.content == (await plain.agenerate(MESSAGES)).content  # same weights, greedy: same text
+
+
+async def test_stop_uses_transformers_stop_strings(tiny_model_dirs, monkeypatch):
+    """The stop sequences reach ``generate`` as ``stop_strings`` with the tokenizer (no hand-written criterion)."""
+    model = TransformersModel(str(tiny_model_dirs["plain"]), max_new_tokens=24, min_new_tokens=24)
+    hf_model, tokenizer = model._load()
+    seen = {}
+    original = hf_model.generate
+
+    def recording_generate(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(hf_model, "generate", recording_generate)
+    full = (await model.agenerate(MESSAGES)).content
+    assert "stop_strings" not in seen and "stopping_criteria" not in seen
+    stop = full[len(full) // 2 : len(full) // 2 + 3]
+    stopped = await model.agenerate(MESSAGES, stop=[stop, ""])
+    assert seen["stop_strings"] == [stop] and seen["tokenizer"] is tokenizer
+    assert "stopping_criteria" not in seen
+    assert stopped.content == full[: full.index(stop)]
+
+
+def test_tool_calls_in_other_formats_are_read_for_offered_tools():
+    from smolkernel.models.transformers_model import _parse_tool_calls
+
+    (call,) = _parse_tool_calls('<function=add>{"a": 1, "b": 2}</function>', ["add"])
+    assert (call.name, call.arguments) == ("add", {"a": 1, "b": 2})
+    (call,) = _parse_tool_calls('[TOOL_CALLS]add[ARGS]{"a": 1, "b": "x}', ["add"])
+    assert call.problem and "invalid JSON" in call.problem
+    assert _parse_tool_calls("no call here", ["add"]) == []
