@@ -46,8 +46,9 @@ class TransformersModel(Model):
 
     The prompt is the tokenizer's chat template, or a plain ``role: text``
     layout when the tokenizer has none. Stop sequences end generation
-    (transformers' own ``stop_strings``, which match on token ids without
-    decoding at every step) and are cut from the reply. Tool calls written in
+    (transformers' own ``StopStringCriteria``, which matches on token ids
+    without decoding at every step, built once per set of stop sequences)
+    and are cut from the reply. Tool calls written in
     the text (Hermes ``<tool_call>``, Llama ``<function=...>``, JSON...) are
     read for the offered tools. Token counts come from
     the tokenizer. Generation runs in a worker thread, so the event loop
@@ -75,6 +76,7 @@ class TransformersModel(Model):
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
+        self._stop_criteria: dict[tuple[str, ...], Any] = {}
 
     # -- loading and prompting -------------------------------------------------
 
@@ -125,11 +127,11 @@ class TransformersModel(Model):
         prompt_length = inputs["input_ids"].shape[1]
         options: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": False, **self.generate_kwargs}
         options.setdefault("pad_token_id", tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-        if stop:
-            # transformers' own criterion matches stop strings on token ids (no decoding per step)
-            options.update(stop_strings=list(stop), tokenizer=tokenizer)
-        if cancel is not None:
-            options["stopping_criteria"] = _cancel_criteria(cancel)
+        criteria = ([self._stop_criterion(tuple(stop))] if stop else []) + ([_cancel_criterion(cancel)] if cancel is not None else [])
+        if criteria:
+            from transformers import StoppingCriteriaList
+
+            options["stopping_criteria"] = StoppingCriteriaList(criteria)
         try:
             import torch
 
@@ -141,6 +143,24 @@ class TransformersModel(Model):
             if streamer is not None:
                 streamer.end()  # harmless twice; unblocks the reader if generate raised
         return _Generation(input_tokens=int(prompt_length), output_ids=output[0, prompt_length:].tolist())
+
+    def _stop_criterion(self, stop: tuple[str, ...]) -> Any:
+        """transformers' own ``StopStringCriteria`` for ``stop``, built once and reused.
+
+        It matches stop strings on token ids without decoding at every step;
+        building it reads and sorts the whole vocabulary (about half a second
+        for a 50k vocabulary), which ``generate(stop_strings=...)`` would redo
+        on every call.
+        """
+        criterion = self._stop_criteria.get(stop)
+        if criterion is None:
+            from transformers import StopStringCriteria
+
+            criterion = StopStringCriteria(self._tokenizer, list(stop))
+            if len(self._stop_criteria) >= 8:
+                self._stop_criteria.pop(next(iter(self._stop_criteria)))
+            self._stop_criteria[stop] = criterion
+        return criterion
 
     def _message(self, text: str, generation: _Generation, tools: Sequence[Tool] | None) -> ChatMessage:
         usage = TokenUsage(input_tokens=generation.input_tokens, output_tokens=len(generation.output_ids))
@@ -190,16 +210,16 @@ class TransformersModel(Model):
         yield StreamDelta(content=rest or None, tool_calls=message.tool_calls or None, token_usage=message.token_usage)
 
 
-def _cancel_criteria(cancel: threading.Event) -> Any:
-    """A StoppingCriteriaList that ends generation once ``cancel`` is set (a stream's consumer left)."""
+def _cancel_criterion(cancel: threading.Event) -> Any:
+    """A stopping criterion that ends generation once ``cancel`` is set (a stream's consumer left)."""
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
+    from transformers import StoppingCriteria
 
     class StopOnCancel(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
 
-    return StoppingCriteriaList([StopOnCancel()])
+    return StopOnCancel()
 
 
 def _fallback_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:

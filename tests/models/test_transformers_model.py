@@ -124,25 +124,30 @@ async def test_device_map_auto_in_model_kwargs(tiny_model_dirs):
     assert message.content == (await plain.agenerate(MESSAGES)).content  # same weights, greedy: same text
 
 
-async def test_stop_uses_transformers_stop_strings(tiny_model_dirs, monkeypatch):
-    """The stop sequences reach ``generate`` as ``stop_strings`` with the tokenizer (no hand-written criterion)."""
+async def test_stop_uses_transformers_stop_string_criterion(tiny_model_dirs, monkeypatch):
+    """Stop sequences reach ``generate`` as transformers' own StopStringCriteria, built once per set of stops."""
+    from transformers import StopStringCriteria
+
     model = TransformersModel(str(tiny_model_dirs["plain"]), max_new_tokens=24, min_new_tokens=24)
-    hf_model, tokenizer = model._load()
-    seen = {}
+    hf_model, _ = model._load()
+    seen = []
     original = hf_model.generate
 
     def recording_generate(*args, **kwargs):
-        seen.update(kwargs)
+        seen.append(kwargs)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(hf_model, "generate", recording_generate)
     full = (await model.agenerate(MESSAGES)).content
-    assert "stop_strings" not in seen and "stopping_criteria" not in seen
+    assert "stopping_criteria" not in seen[-1] and "stop_strings" not in seen[-1]  # exactly what raw generate gets
     stop = full[len(full) // 2 : len(full) // 2 + 3]
-    stopped = await model.agenerate(MESSAGES, stop=[stop, ""])
-    assert seen["stop_strings"] == [stop] and seen["tokenizer"] is tokenizer
-    assert "stopping_criteria" not in seen
-    assert stopped.content == full[: full.index(stop)]
+    first = await model.agenerate(MESSAGES, stop=[stop, ""])
+    second = await model.agenerate(MESSAGES, stop=[stop])
+    (criterion,) = seen[-2]["stopping_criteria"]
+    assert isinstance(criterion, StopStringCriteria) and criterion.stop_strings == (stop,)
+    assert seen[-1]["stopping_criteria"][0] is criterion, "built once, reused"
+    assert first.content == second.content == full[: full.index(stop)]
+    assert first.token_usage.output_tokens < 24
 
 
 def test_tool_calls_in_other_formats_are_read_for_offered_tools():
