@@ -156,7 +156,7 @@ class TransformersModel(Model):
         if criterion is None:
             from transformers import StopStringCriteria
 
-            criterion = StopStringCriteria(self._tokenizer, list(stop))
+            criterion = _gated(StopStringCriteria(self._tokenizer, list(stop)))
             if len(self._stop_criteria) >= 8:
                 self._stop_criteria.pop(next(iter(self._stop_criteria)))
             self._stop_criteria[stop] = criterion
@@ -208,6 +208,48 @@ class TransformersModel(Model):
         rest = cutter.flush()
         message = self._message(text + rest, generation, tools)
         yield StreamDelta(content=rest or None, tool_calls=message.tool_calls or None, token_usage=message.token_usage)
+
+
+def _gated(criterion: Any) -> Any:
+    """``criterion`` (a StopStringCriteria), consulted only after a token that can end a stop string.
+
+    The library's criterion runs a dozen tensor operations at every step; on a
+    small model that is a visible share of the step. Its own tables say which
+    tokens can end a stop string (a valid end length); after any other token
+    its answer is "not done", so it is skipped. When the tables do not have
+    the expected layout, every step consults the criterion.
+    """
+    import torch
+    from transformers import StoppingCriteria
+
+    can_end = _tokens_that_end(criterion)
+    not_done: dict[Any, Any] = {}
+
+    class StopStrings(StoppingCriteria):
+        inner = criterion
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            if can_end is not None and input_ids.shape[0] == 1:
+                last = int(input_ids[0, -1])
+                if last >= len(can_end) or not can_end[last]:
+                    if input_ids.device not in not_done:
+                        not_done[input_ids.device] = torch.zeros(1, dtype=torch.bool, device=input_ids.device)
+                    return not_done[input_ids.device]
+            return criterion(input_ids, scores, **kwargs)
+
+    return StopStrings()
+
+
+def _tokens_that_end(criterion: Any) -> list[bool] | None:
+    """Per token id, whether it can end one of the criterion's stop strings (None: layout not as expected)."""
+    try:
+        table = criterion.embedding_vec
+        stops, positions, ends = criterion.num_stop_strings, criterion.max_valid_positions, criterion.max_valid_end_lens
+        if table.dim() != 2 or table.shape[1] != stops * (positions + ends) + 1:
+            return None
+        return (table[:, stops * positions : stops * (positions + ends)] > 0).any(dim=1).tolist()
+    except AttributeError:
+        return None
 
 
 def _cancel_criterion(cancel: threading.Event) -> Any:

@@ -144,7 +144,7 @@ async def test_stop_uses_transformers_stop_string_criterion(tiny_model_dirs, mon
     first = await model.agenerate(MESSAGES, stop=[stop, ""])
     second = await model.agenerate(MESSAGES, stop=[stop])
     (criterion,) = seen[-2]["stopping_criteria"]
-    assert isinstance(criterion, StopStringCriteria) and criterion.stop_strings == (stop,)
+    assert isinstance(criterion.inner, StopStringCriteria) and criterion.inner.stop_strings == (stop,)
     assert seen[-1]["stopping_criteria"][0] is criterion, "built once, reused"
     assert first.content == second.content == full[: full.index(stop)]
     assert first.token_usage.output_tokens < 24
@@ -158,3 +158,23 @@ def test_tool_calls_in_other_formats_are_read_for_offered_tools():
     (call,) = _parse_tool_calls('[TOOL_CALLS]add[ARGS]{"a": 1, "b": "x}', ["add"])
     assert call.problem and "invalid JSON" in call.problem
     assert _parse_tool_calls("no call here", ["add"]) == []
+
+
+def test_gated_stop_criterion_decides_as_the_library_does(tiny_model_dirs):
+    """The gate skips transformers' StopStringCriteria only where its answer is 'not done'."""
+    from transformers import StopStringCriteria
+
+    from smolkernel.models.transformers_model import _gated
+
+    model = TransformersModel(str(tiny_model_dirs["plain"]))
+    _, tokenizer = model._load()
+    stops = ["Observation:", "the dog"]
+    library = StopStringCriteria(tokenizer, stops)
+    gated = _gated(library)
+    generator = torch.Generator().manual_seed(0)
+    samples = [torch.randint(0, len(tokenizer), (1, 12), generator=generator) for _ in range(300)]
+    for text in ("Thought: ok. Observation:", "a dog runs. the dog", "the cat sat on the mat and looked at the dog"):
+        samples.append(tokenizer(text, return_tensors="pt")["input_ids"])
+    decisions = [(bool(gated(ids, None)[0]), bool(library(ids, None)[0])) for ids in samples]
+    assert all(ours == theirs for ours, theirs in decisions)
+    assert sum(theirs for _, theirs in decisions) >= 3, "the stop strings at the end must be seen"
