@@ -103,7 +103,12 @@ def interpret(obj: Any) -> list[Found]:
 def _json_anywhere(text: str) -> list[Found]:
     found: list[Found] = []
     for start, end in balanced_spans(text):
-        found.extend(_from_json_text(text[start:end]))
+        calls = _from_json_text(text[start:end])
+        if all(c.problem for c in calls) and end - start > 2:  # prose in brackets may hold the call: look inside
+            inner = _json_anywhere(text[start + 1 : end - 1])
+            if inner and (not calls or any(c.problem is None for c in inner)):
+                calls = inner
+        found.extend(calls)
     return found
 
 
