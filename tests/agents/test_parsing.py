@@ -68,7 +68,7 @@ def test_a_call_inside_bracketed_prose_is_found():
 def test_decode_value_repairs_only_what_parses():
     assert decode_value('{"a": "say "hi" now", "b": 1}') == {"a": 'say "hi" now', "b": 1}
     assert decode_value("{'a': None, 'b': True}") == {"a": None, "b": True}
-    with pytest.raises(Undecodable, match=r"invalid JSON at line 2 column 8: Expecting ',' delimiter"):
+    with pytest.raises(Undecodable, match=r"invalid JSON at line 2 column 9: Expecting ',' delimiter"):
         decode_value('{"a": 1,\n "b": 2 "c": 3}')
 
 
