@@ -152,11 +152,15 @@ def measure(directory: Path, *, device: str, dtype: str | None, new_tokens: int,
             times[name].append(elapsed)
             tokens[name].add(produced)
     loop.close()
+    name = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
+    return summary(times, tokens, device=name, dtype=dtype or "float32", new_tokens=new_tokens)
+
+
+def summary(times: dict[str, list[float]], tokens: dict[str, set[int]], **facts: Any) -> dict[str, Any]:
+    """Medians, run counts, tokens generated and the ratios to ``generate``."""
     medians = {name: round(statistics.median(values), 4) for name, values in times.items() if values}
     return {
-        "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
-        "dtype": dtype or "float32",
-        "new_tokens": new_tokens,
+        **facts,
         "tokens_generated": {name: sorted(values) for name, values in tokens.items()},
         "runs": {name: len(values) for name, values in times.items()},
         "median_s": medians,
