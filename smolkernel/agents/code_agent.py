@@ -14,7 +14,7 @@ from ..memory import ActionStep, compact
 from ..models.base import ChatMessage
 from .base import MultiStepAgent, RunContext
 from .managed import ManagedAgentTool
-from .parsing import ipython_lines, parse_code
+from .parsing import cut_fake_observation, ipython_lines, parse_code
 
 __all__ = ["CodeAgent"]
 
@@ -117,7 +117,7 @@ class CodeAgent(MultiStepAgent):
         )
 
     def _step_messages(self, step: ActionStep, limit: int | None) -> list[ChatMessage]:
-        reply = step.model_output if step.model_output is not None else ""
+        reply = cut_fake_observation(step.model_output or "")  # the real observation follows, not the invented one
         if step.code and "```" not in reply and "<code>" not in reply:
             reply = f"```python\n{step.code}\n```"
         text = step.observations or "(no output)"

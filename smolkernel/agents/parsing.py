@@ -27,7 +27,7 @@ from ..models.base import ToolCall
 from ._near_json import Undecodable, decode_value
 from ._tool_call_formats import MISSING, read_formats
 
-__all__ = ["parse_code", "parse_tool_calls", "parse_json_tool_calls", "ParsedToolCall", "strip_reasoning", "ipython_lines", "NO_CODE_HINT"]
+__all__ = ["parse_code", "parse_tool_calls", "parse_json_tool_calls", "ParsedToolCall", "strip_reasoning", "cut_fake_observation", "ipython_lines", "NO_CODE_HINT"]
 
 NO_CODE_HINT = (
     "Your reply contained no code. Write your next step as one code block:\n"
@@ -80,7 +80,7 @@ def parse_code(text: str) -> str:
         AgentParsingError: the reply contains no code; the message tells the
             model the expected format.
     """
-    text = _cut_fake_observation(strip_reasoning(text))
+    text = cut_fake_observation(strip_reasoning(text))
     blocks = _candidates(text)
     if not blocks:
         raise AgentParsingError(NO_CODE_HINT)
@@ -97,8 +97,8 @@ def parse_code(text: str) -> str:
     return "\n\n".join(codes)
 
 
-def _cut_fake_observation(text: str) -> str:
-    """Cut the reply at an ``Observation:`` the model wrote itself after its code."""
+def cut_fake_observation(text: str) -> str:
+    """Cut the reply at an ``Observation:`` the model wrote itself after its code (unchanged if none)."""
     for match in _OBSERVATION.finditer(text):
         if _candidates(text[: match.start()]):
             return text[: match.start()]

@@ -110,6 +110,10 @@ def local_agent():
 def test_code_reply_step_in_the_local_executor(case, local_agent):
     step = _first_step(local_agent, case["reply"], FINISH_CODE)
     assert not step.is_final_answer  # a final_answer in a made-up continuation must not run
+    if case["style"] == "fake observation":
+        second_call = local_agent.model.inner.calls[1]
+        replayed = [m.content for m in second_call if m.role == "assistant"][-1]
+        assert "final_answer(5)" not in replayed, "the invented continuation must not be replayed to the model"
     if case.get("no_code"):
         assert "contained no code" in step.error
     elif case.get("ipython"):
