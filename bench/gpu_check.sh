@@ -8,7 +8,8 @@
 # for 256 new tokens (medians of 5 rounds; the old hand-written criterion 3 rounds) and prints
 # one JSON line on stdout (a readable table on stderr). Needs python3 with CUDA torch,
 # transformers and tokenizers (the device image has them); installs nothing. About 1-2 minutes
-# on an H100; the old-criterion rounds stop after 150 s so the whole run stays under 3 minutes.
+# on an H100; no old-criterion round starts after 100 s of measuring, so the whole run stays
+# under 3 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
