@@ -85,6 +85,7 @@ class KernelExecutor(Executor):
     """
 
     name = "kernel"
+    runs_ipython = True
     interrupt_mode = "signal"
 
     def __init__(
