@@ -195,7 +195,7 @@ def _executor_names() -> tuple[str, ...]:
     return tuple(EXECUTOR_NAMES)
 
 
-@directive("executor", "%executor NAME [--timeout S]", "choose where code runs (the workspace restarts)", choices=("kernel", "local", "sandbox"))
+@directive("executor", "%executor NAME [--timeout S]", "choose where code runs (the workspace restarts)", choices=("kernel", "local", "sandbox", "docker", "wasm", "e2b", "modal", "jupyter-server"))
 async def _executor(ctx: DirectiveContext, args: list[str], body: str) -> None:
     positional, options = split_options("executor", args, ("--timeout",))
     session = ctx.session
