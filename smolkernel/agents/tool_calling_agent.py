@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import AgentToolCallError
+from ..exceptions import AgentParsingError, AgentToolCallError
 from ..memory import ActionStep, compact
 from ..models.base import ChatMessage, ToolCall
 from ..tools import FinalAnswer, Tool
@@ -36,6 +36,10 @@ class ToolCallingAgent(MultiStepAgent):
 
     async def _act(self, message: ChatMessage, step: ActionStep, ctx: RunContext) -> None:
         calls = message.tool_calls or parse_tool_calls(message.content or "")
+        unreadable = [c for c in calls if not c.name]
+        if unreadable:  # nothing to name in the history's tool call: the whole reply is corrected
+            problem = getattr(unreadable[0], "problem", None) or "a tool call has no name"
+            raise AgentParsingError(f"{problem}. Nothing was run; write each call as {{\"name\": ..., \"arguments\": {{...}}}}.")
         for index, call in enumerate(calls):
             if not call.id:
                 call.id = f"call_{step.step_number}_{index}"
@@ -67,9 +71,6 @@ class ToolCallingAgent(MultiStepAgent):
 
     async def _call_tool(self, call: ToolCall) -> tuple[bool, Any]:
         """Run one call; return (True, result) or (False, error text for the model)."""
-        problem = getattr(call, "problem", None)
-        if problem and not call.name:
-            return False, f"{problem}. Nothing was run."
         tool = self.tools.get(call.name)
         if tool is None:
             return False, f"there is no tool named {call.name!r}; the tools are: {', '.join(self.tools)}"
