@@ -120,6 +120,10 @@ class KernelProcess:
         """Where the sibling's stdout and stderr go."""
         return self.runtime_dir / "kernel.log" if self.runtime_dir else None
 
+    def oom_kills(self) -> int:
+        """Processes of this sibling killed for exceeding its memory cgroup (0 without one)."""
+        return self._cgroup.oom_kills() if self._cgroup is not None else 0
+
     def returncode(self) -> int | None:
         """The exit status when the process has ended, else None (cheap: no system call but waitpid)."""
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)

@@ -95,6 +95,7 @@ class SandboxExecutor(KernelExecutor):
     name = "sandbox"
     interrupt_mode = "message"
     fresh_on_reset = True
+    """``reset()`` replaces the whole sandbox (fresh process, tmpfs, cgroup): safe to hand to another tenant."""
 
     def __init__(self, timeout: float | None = 60.0, *, bwrap: str | None = None, hide: tuple[str, ...] = (),
                  ro_binds: tuple[str, ...] = (), tmp_mb: int = 256, shm_mb: int = 64, max_inotify: int = 16,
@@ -119,16 +120,6 @@ class SandboxExecutor(KernelExecutor):
         interpreter_roots(self.python)
         check_user_binds(self.ro_binds)
         await super().start()
-
-    async def reset(self) -> None:
-        """Replace the sandbox with a fresh one: new process, new /tmp, new cgroup; tools stay.
-
-        Nothing the previous code did survives (threads, hooks, files, open
-        descriptors, inotify instances), so a reset sandbox can be handed to
-        another tenant. It costs a sandbox start (about a second).
-        """
-        await self.restart()
-        self.restarts -= 1  # asked for, not a fault
 
     def sibling_env(self) -> dict[str, str]:
         """The allow-listed environment, with HOME and TMPDIR inside the sandbox and no PYTHONPATH."""
