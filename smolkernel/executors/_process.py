@@ -42,7 +42,7 @@ from ..exceptions import ExecutorError
 from ._bounds import bounded_context
 from .limits import PidsCgroup
 
-__all__ = ["KernelProcess", "LaunchPlan", "descendants", "remove_tree"]
+__all__ = ["KernelProcess", "LaunchPlan", "descendants", "remove_tree", "still_busy"]
 
 MAX_LOG_BYTES = 1024 * 1024
 """Bytes of the sibling's stdout/stderr kept in ``kernel.log``; the rest is counted and dropped."""
@@ -271,6 +271,28 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             stack.append(child)
     return found
+
+
+def still_busy(pid: int | None, window: float = 0.3, share: float = 0.5) -> bool:
+    """True when the sibling's processes used more than ``share`` of a CPU over ``window`` seconds while idle."""
+    if pid is None:
+        return False
+    before = _cpu_ticks([pid, *descendants(pid)])
+    time.sleep(window)
+    used = (_cpu_ticks([pid, *descendants(pid)]) - before) / os.sysconf("SC_CLK_TCK")
+    return used > window * share
+
+
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def _kill_all(pids: Sequence[int]) -> None:

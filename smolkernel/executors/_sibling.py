@@ -31,6 +31,7 @@ import inspect
 import json
 import linecache
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -40,7 +41,11 @@ MARKER = ""
 ANSWER_METADATA_KEY = "smolkernel/final_answer"
 """Marks the display of a non-JSON final answer (``_collect.ANSWER_METADATA_KEY`` on the host)."""
 
-_STATE: dict[str, Any] = {"stubs": {}, "hook": None, "raw_input": None}
+_STATE: dict[str, Any] = {"stubs": {}, "hook": None, "raw_input": None, "parent": None, "ident": None}
+_ONE_CALL = threading.Lock()
+"""Tool calls from several threads take turns: the stdin socket is not thread-safe."""
+MAX_REQUEST_CHARS = 4_000_000
+"""Same limit as the host's (``bridge.MAX_REQUEST_CHARS``): larger calls are refused here, with a clear error."""
 
 
 class ToolError(Exception):
@@ -66,14 +71,28 @@ def _jsonable(value: Any) -> Any:
 
 
 def _encode(name: str, args: tuple, kwargs: dict) -> tuple[str, bool]:
-    """The request's JSON text, and whether it carries a final answer as its ``repr``."""
+    """The request's JSON text, and whether it carries a final answer as its ``repr``.
+
+    Raises:
+        TypeError: arguments that are not JSON (a final answer falls back to its repr).
+        ValueError: arguments nested too deeply or too large to send.
+    """
     try:
-        return json.dumps({"t": name, "a": list(args), "k": kwargs}, default=_jsonable), False
+        text, as_text = json.dumps({"t": name, "a": list(args), "k": kwargs}, default=_jsonable), False
+    except RecursionError:
+        raise ValueError(f"{name}(): arguments are nested too deeply to send to the host") from None
     except (TypeError, ValueError) as exc:
         if name != "final_answer":
             raise TypeError(f"{name}(): arguments must be JSON-serializable (str, int, float, bool, list, dict): {exc}") from None
         answer = args[0] if args else kwargs.get("answer")
-        return json.dumps({"t": name, "a": [repr(answer)], "k": {}, "r": True}), True
+        try:
+            text, as_text = json.dumps({"t": name, "a": [repr(answer)], "k": {}, "r": True}), True
+        except RecursionError:
+            raise ValueError("final_answer(): the answer is nested too deeply to send to the host") from None
+    if len(text) > MAX_REQUEST_CHARS:
+        raise ValueError(f"{name}(): arguments too large to send to the host ({len(text)} characters, "
+                         f"limit {MAX_REQUEST_CHARS}); pass a smaller value, e.g. a summary or a file name")
+    return text, as_text
 
 
 def _publish_answer(answer: Any) -> None:
@@ -89,9 +108,8 @@ def _publish_answer(answer: Any) -> None:
 
 def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
     """Send one tool call to the host and return its result (or raise ``ToolError``)."""
-    raw_input = _STATE["raw_input"]
     request, answer_as_text = _encode(name, args, kwargs)
-    reply = json.loads(raw_input(MARKER + request))
+    reply = json.loads(_ask_host(MARKER + request))
     if "ok" in reply:
         return reply["ok"]
     if "repr" in reply:
@@ -106,6 +124,33 @@ def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
             _publish_answer(args[0] if args else kwargs.get("answer"))
         raise FinalAnswerSignal()
     raise ToolError(reply.get("error", "the tool call failed"))
+
+
+def _ask_host(prompt: str) -> str:
+    """Send one request on the stdin channel and wait for the reply, one call at a time.
+
+    From another thread the request carries the parent of the execution the
+    code runs in (saved by the pre-run hook), as a call from the main thread would.
+    """
+    with _ONE_CALL:
+        if threading.current_thread() is threading.main_thread():
+            return _STATE["raw_input"](prompt)
+        kernel = _STATE["shell"].kernel
+        request = getattr(kernel, "_input_request", None)
+        if request is None or _STATE["parent"] is None:
+            raise RuntimeError("tool calls from threads are not supported by this kernel; call tools from the main thread")
+        return request(prompt, _STATE["ident"], _STATE["parent"], password=False)
+
+
+def _remember_parent() -> None:
+    """Save the current execution's parent message, for tool calls made from threads."""
+    kernel = getattr(_STATE["shell"], "kernel", None)
+    try:
+        _STATE["parent"] = kernel.get_parent("shell")
+        getter = getattr(kernel, "_get_shell_context_var", None)
+        _STATE["ident"] = getter(kernel._shell_parent_ident) if getter else kernel._parent_ident["shell"]
+    except Exception:  # another ipykernel: threads get the clear error instead
+        _STATE["parent"] = None
 
 
 def _make_stub(spec: dict[str, Any]) -> Any:
@@ -137,6 +182,7 @@ def _no_input(prompt: str = "") -> str:
 def _repair(*_: Any) -> None:
     """pre_run_cell hook: restore overwritten stubs and the input() guard."""
     shell = _STATE["shell"]
+    _remember_parent()
     namespace = shell.user_ns
     for name, stub in _STATE["stubs"].items():
         if namespace.get(name) is not stub:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import pickle
 import signal
 import sys
@@ -51,7 +50,7 @@ from .base import DEFAULT_MAX_OUTPUT_CHARS, CodeOutput, Executor
 from ._bounds import MAX_FIELD_CHARS, cap_text
 from ._collect import OutputCollector
 from ._host_guard import make_host_undumpable, signal_guard
-from ._process import KernelProcess, LaunchPlan, descendants
+from ._process import KernelProcess, LaunchPlan, still_busy
 from .bridge import ToolBridge
 from .limits import DEFAULT_ENV_ALLOWLIST, ResourceLimits, SiblingCgroup, make_preexec, sibling_environment
 
@@ -372,11 +371,14 @@ class KernelExecutor(Executor):
         if state == "timeout":
             result.error = f"ExecutionTimeout: the code timed out after {self.timeout:g} s and was interrupted"
             if await self._settle_after_interrupt():
-                if not await asyncio.to_thread(_still_busy, self._process.pid):
+                if not await asyncio.to_thread(still_busy, self._process.pid):
                     return
                 result.error += "; threads it started kept running, so the kernel was restarted and the workspace was lost"
             else:
                 result.error += "; the kernel did not stop, so it was restarted and the workspace was lost"
+            running = self.bridge.abandoned_calls()
+            if running:
+                result.error += f"; tool calls still running in the host, left to finish: {', '.join(running)}"
         else:
             code = self._process.returncode() if self._process else None
             result.error = f"ExecutorDied: the kernel died while running the code ({_describe_exit(code)}); " \
@@ -522,14 +524,18 @@ class _ExecutionWaiter:
                 handler = channels[socket]
                 while await socket.poll(0):
                     message = await _receive(client, socket)
-                    if message is not None and message["parent_header"].get("msg_id") in (self.msg_id, self.probe_id):
-                        if await handler(message, deadline) == "timeout":
+                    if message is not None and _parent_id(message) in (self.msg_id, self.probe_id):
+                        try:
+                            outcome = await handler(message, deadline)
+                        except (AttributeError, KeyError, TypeError, ValueError):  # a malformed (forged) message
+                            continue
+                        if outcome == "timeout":
                             return "timeout"
         return "ok"
 
     async def _on_iopub(self, message: dict[str, Any], deadline: float | None) -> None:
         msg_type = message["header"]["msg_type"]
-        if message["parent_header"].get("msg_id") != self.msg_id:
+        if _parent_id(message) != self.msg_id:
             return
         if msg_type == "status":
             self.idle = message["content"].get("execution_state") == "idle"
@@ -537,7 +543,7 @@ class _ExecutionWaiter:
             self.collector.feed(msg_type, message["content"])
 
     async def _on_shell(self, message: dict[str, Any], deadline: float | None) -> None:
-        if message["parent_header"].get("msg_id") == self.probe_id:
+        if _parent_id(message) == self.probe_id:
             self.confirmed = message["header"]["msg_type"] == "kernel_info_reply"
             return
         if message["header"]["msg_type"] == "execute_reply":
@@ -564,6 +570,11 @@ class _ExecutionWaiter:
         return None
 
 
+def _parent_id(message: dict[str, Any]) -> Any:
+    parent = message.get("parent_header")
+    return parent.get("msg_id") if isinstance(parent, dict) else None
+
+
 async def _receive(client: Any, socket: zmq.asyncio.Socket) -> dict[str, Any] | None:
     """One message from ``socket``, deserialized and signature-checked (None if invalid)."""
     frames = await socket.recv_multipart()
@@ -572,28 +583,6 @@ async def _receive(client: Any, socket: zmq.asyncio.Socket) -> dict[str, Any] | 
         return client.session.deserialize(frames)
     except Exception:  # a message that fails the signature check is dropped
         return None
-
-
-def _still_busy(pid: int | None, window: float = 0.3, share: float = 0.5) -> bool:
-    """True when the sibling's processes used more than ``share`` of a CPU over ``window`` seconds while idle."""
-    if pid is None:
-        return False
-    before = _cpu_ticks([pid, *descendants(pid)])
-    time.sleep(window)
-    used = (_cpu_ticks([pid, *descendants(pid)]) - before) / os.sysconf("SC_CLK_TCK")
-    return used > window * share
-
-
-def _cpu_ticks(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
 
 
 def _describe_exit(code: int | None) -> str:
