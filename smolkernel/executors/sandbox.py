@@ -137,19 +137,18 @@ class SandboxExecutor(KernelExecutor):
         """bubblewrap arguments around the plain kernel command."""
         inner = super().kernel_command(f"{SOCKET_DIR}/kernel.json", socket_dir)
         args = [find_bwrap(self.bwrap), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-                "--new-session", "--cap-drop", "ALL", *system_binds()]
-        for root in interpreter_roots(self.python):
+                "--new-session", "--cap-drop", "ALL", *system_binds(), "--proc", "/proc", "--dev", "/dev",
+                "--size", str(self.shm_mb * 1024 * 1024), "--tmpfs", "/dev/shm",
+                "--size", str(self.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+                "--size", str(SOCKET_DIR_BYTES), "--tmpfs", SOCKET_DIR]
+        for root in interpreter_roots(self.python):  # after the tmpfs mounts, so that they cannot cover these
             args += ["--ro-bind", root, root, *_cover(special_files(root, cached=True))]
         for path in check_user_binds(self.ro_binds):
             args += ["--ro-bind", path, path, *_cover(special_files(path, cached=False))]
         for path in self.hide:
             if os.path.isdir(path):
                 args += ["--tmpfs", path]
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--size", str(self.shm_mb * 1024 * 1024), "--tmpfs", "/dev/shm",
-                 "--size", str(self.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
-                 "--size", str(SOCKET_DIR_BYTES), "--tmpfs", SOCKET_DIR,
-                 "--ro-bind", str(socket_dir / "kernel.json"), f"{SOCKET_DIR}/kernel.json",
+        args += ["--ro-bind", str(socket_dir / "kernel.json"), f"{SOCKET_DIR}/kernel.json",
                  "--dir", SANDBOX_HOME, "--unsetenv", "JPY_PARENT_PID", "--chdir", SANDBOX_HOME, "--"]
         return args + inner
 
