@@ -46,6 +46,14 @@ _ONE_CALL = threading.Lock()
 """Tool calls from several threads take turns: the stdin socket is not thread-safe."""
 MAX_REQUEST_CHARS = 4_000_000
 """Same limit as the host's (``bridge.MAX_REQUEST_CHARS``): larger calls are refused here, with a clear error."""
+MAX_STREAM_CHARS = 1_000_000
+"""Characters of stdout (and of stderr) sent per execution; the rest is counted and dropped here.
+
+The host drops any message over its size cap unread (and the messages around
+it); cutting honest floods here keeps them readable, with a marker."""
+MAX_VALUE_CHARS = 1_000_000
+"""Characters of one text value sent in a result or display; a larger display is replaced by a note."""
+_SENT: dict[int, int] = {}
 
 
 class ToolError(Exception):
@@ -183,6 +191,7 @@ def _repair(*_: Any) -> None:
     """pre_run_cell hook: restore overwritten stubs and the input() guard."""
     shell = _STATE["shell"]
     _remember_parent()
+    _bound_streams()
     namespace = shell.user_ns
     for name, stub in _STATE["stubs"].items():
         if namespace.get(name) is not stub:
@@ -211,8 +220,85 @@ def _concise_traceback(shell: Any, etype: type, value: BaseException, tb: Any, t
     if isinstance(value, FinalAnswerSignal):
         return []
     stb = _format_concise(etype, value, tb)
-    shell._showtraceback(etype, value, stb)
+    stb = [_cut(line) for line in stb]
+    shell._showtraceback(etype, _Text(_cut(str(value))), stb)
     return stb
+
+
+class _Text:
+    """An exception value whose ``str`` is already cut to size."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f"\n[... {len(text) - limit} characters omitted in the kernel ...]\n" + text[-limit // 2:]
+
+
+def _bounded_write(original: Any, index: int) -> Any:
+    """A ``write`` passing at most ``MAX_STREAM_CHARS`` per execution to ``original``, then one marker."""
+
+    def write(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(text, str):
+            return original(text, *args, **kwargs)
+        room = MAX_STREAM_CHARS - _SENT.get(index, 0)
+        _SENT[index] = _SENT.get(index, 0) + len(text)
+        if room <= 0:
+            return len(text)
+        if len(text) > room:
+            original(text[:room] + "\n[... further output dropped in the kernel ...]\n", *args, **kwargs)
+            return len(text)
+        return original(text, *args, **kwargs)
+
+    write._smolkernel_bounded = True  # type: ignore[attr-defined]
+    return write
+
+
+def _bound_streams() -> None:
+    """Wrap the current ``write`` of stdout and stderr (IPython re-wraps them around every cell)."""
+    _SENT.clear()
+    for index, stream in enumerate((sys.stdout, sys.stderr)):
+        current = getattr(stream, "write", None)
+        if current is None or getattr(current, "_smolkernel_bounded", False):
+            continue
+        try:
+            stream.write = _bounded_write(current, index)
+        except (AttributeError, TypeError):
+            pass
+
+
+def _bounded_publish(original: Any) -> Any:
+    """``display_pub.publish`` replacing a bundle with a text value over ``MAX_VALUE_CHARS`` by a note."""
+
+    def publish(data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and any(isinstance(v, str) and len(v) > MAX_VALUE_CHARS for v in data.values()):
+            size = sum(len(v) for v in data.values() if isinstance(v, str))
+            data, metadata = {"text/plain": f"[display of {size} characters omitted in the kernel]"}, {}
+        return original(data, metadata, *args, **kwargs)
+
+    return publish
+
+
+def _bound_outputs(shell: Any) -> None:
+    """Cut streams, displays and results to size before they are sent (wrapping the originals, on every install)."""
+    originals = getattr(shell, "_smolkernel_original_outputs", None)
+    if originals is None:
+        originals = (shell.display_pub.publish, shell.displayhook.write_format_data)
+        shell._smolkernel_original_outputs = originals
+    shell.display_pub.publish = _bounded_publish(originals[0])
+
+    def write_format_data(format_dict: Any, md_dict: Any = None) -> Any:
+        if isinstance(format_dict, dict):
+            format_dict = {k: _cut(v) if isinstance(v, str) else v for k, v in format_dict.items()}
+        return originals[1](format_dict, md_dict)
+
+    shell.displayhook.write_format_data = write_format_data
 
 
 def _format_concise(etype: type, value: BaseException, tb: Any) -> list[str]:
@@ -256,5 +342,6 @@ def install(marker: str, specs: list[dict[str, Any]]) -> None:
     _STATE["hook"] = _repair
     shell.set_custom_exc((Exception, FinalAnswerSignal), _concise_traceback)
     shell.user_ns["ToolError"] = ToolError
+    _bound_outputs(shell)
     _repair()
 
