@@ -273,7 +273,7 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def still_busy(pid: int | None, window: float = 0.3, share: float = 0.5) -> bool:
+def still_busy(pid: int | None, window: float = 0.5, share: float = 0.2) -> bool:
     """True when the sibling's processes used more than ``share`` of a CPU over ``window`` seconds while idle."""
     if pid is None:
         return False
