@@ -369,16 +369,15 @@ class KernelExecutor(Executor):
         """After a timeout or a death: make the kernel usable again and say what happened."""
         oom = result.error if result.error and result.error.startswith("MemoryLimit") else None
         if state == "timeout":
-            result.error = f"ExecutionTimeout: the code timed out after {self.timeout:g} s and was interrupted"
+            running = self.bridge.abandoned_calls()
+            result.error = f"ExecutionTimeout: the code timed out after {self.timeout:g} s and was interrupted" + \
+                (f"; tool calls still running in the host, left to finish: {', '.join(running)}" if running else "")
             if await self._settle_after_interrupt():
                 if not await asyncio.to_thread(still_busy, self._process.pid):
                     return
                 result.error += "; threads it started kept running, so the kernel was restarted and the workspace was lost"
             else:
                 result.error += "; the kernel did not stop, so it was restarted and the workspace was lost"
-            running = self.bridge.abandoned_calls()
-            if running:
-                result.error += f"; tool calls still running in the host, left to finish: {', '.join(running)}"
         else:
             code = self._process.returncode() if self._process else None
             result.error = f"ExecutorDied: the kernel died while running the code ({_describe_exit(code)}); " \
