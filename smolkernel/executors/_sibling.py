@@ -12,7 +12,13 @@ What it installs:
 * a ``pre_run_cell`` hook that, before every execution, puts back any stub the
   previous code overwrote and replaces ``input()`` with a clear error;
 * a custom exception handler that prints concise tracebacks whose line numbers
-  refer to the generated code.
+  refer to the generated code;
+* cuts of what the kernel sends: stdout and stderr to ``MAX_STREAM_CHARS`` per
+  execution, result and display text values to ``MAX_VALUE_CHARS``, so an
+  honest flood arrives as a readable head with a marker (the host enforces
+  its own caps regardless: hostile code can bypass these);
+* tool calls that take turns (a lock), so threads of the generated code can
+  call tools; from a thread the request carries the current execution's parent.
 
 A final answer that is not JSON (a DataFrame, a figure) reaches the host as
 its ``repr``; its full mime bundle is published as display data marked with
