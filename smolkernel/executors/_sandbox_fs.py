@@ -12,10 +12,12 @@ The sandbox starts from an empty root and binds read-only only:
 Never bound: the home folder, ``/tmp``, ``/var/tmp``, ``/run``, ``/dev/shm``,
 the Jupyter runtime folder. An installation that *is* or *contains* one of
 those cannot be made visible without exposing it, and is refused with a
-clear error. Unix sockets and FIFOs found in the bound installation and
-``ro_binds`` folders are covered by ``/dev/null`` (a read-only bind still
-lets a process connect to a socket or write to a FIFO); the system folders are
-not scanned (no socket lives in ``/usr`` or ``/etc`` on a normal system).
+clear error. Unix sockets and FIFOs found in the ``ro_binds`` folders are
+covered by ``/dev/null`` (a read-only bind still lets a process connect to a
+socket or write to a FIFO); the scan takes at most ``SCAN_SECONDS`` per
+folder. The system folders and the interpreter's installation are not scanned
+(scanning a large installation costs seconds, and no socket lives in
+``/usr``, ``/etc`` or a Python installation on a normal system).
 """
 
 from __future__ import annotations

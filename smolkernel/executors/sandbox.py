@@ -7,7 +7,7 @@ What the code inside can reach (the guarantees; tests in ``tests/security/``):
   installation and the folders named in ``ro_binds`` (see ``_sandbox_fs``).
   Never the home folder, the host's ``/tmp``, ``/run``, ``/dev/shm`` or the
   Jupyter runtime folder, nor any ``sys.path`` entry outside the installation.
-  Unix sockets and FIFOs in the installation and ``ro_binds`` are covered.
+  Unix sockets and FIFOs in ``ro_binds`` are covered.
 * **Writable**: only its own tmpfs: ``/tmp`` (``tmp_mb``), ``/dev/shm``
   (``shm_mb``) and the folder of its sockets (1 MiB). The host reaches those
   sockets through ``/proc/<pid>/root``, so the host's runtime folder is not
@@ -142,7 +142,7 @@ class SandboxExecutor(KernelExecutor):
                 "--size", str(self.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
                 "--size", str(SOCKET_DIR_BYTES), "--tmpfs", SOCKET_DIR]
         for root in interpreter_roots(self.python):  # after the tmpfs mounts, so that they cannot cover these
-            args += ["--ro-bind", root, root, *_cover(special_files(root, cached=True))]
+            args += ["--ro-bind", root, root]
         for path in check_user_binds(self.ro_binds):
             args += ["--ro-bind", path, path, *_cover(special_files(path, cached=False))]
         for path in self.hide:
