@@ -42,7 +42,7 @@ from ..exceptions import ExecutorError
 from ._bounds import bounded_context
 from .limits import PidsCgroup
 
-__all__ = ["KernelProcess", "LaunchPlan", "descendants", "remove_tree", "still_busy"]
+__all__ = ["KernelProcess", "LaunchPlan", "descendants", "describe_exit", "remove_tree", "still_busy"]
 
 MAX_LOG_BYTES = 1024 * 1024
 """Bytes of the sibling's stdout/stderr kept in ``kernel.log``; the rest is counted and dropped."""
@@ -293,6 +293,20 @@ def _cpu_ticks(pids: list[int]) -> int:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def describe_exit(code: int | None) -> str:
+    """A readable exit status: the signal's name (with a hint for SIGKILL) or the code."""
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory or killed)" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit status {code}"
 
 
 def _kill_all(pids: Sequence[int]) -> None:

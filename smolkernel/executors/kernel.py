@@ -34,7 +34,6 @@ import asyncio
 import base64
 import json
 import pickle
-import signal
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -50,7 +49,7 @@ from .base import DEFAULT_MAX_OUTPUT_CHARS, CodeOutput, Executor
 from ._bounds import MAX_FIELD_CHARS, cap_text
 from ._collect import OutputCollector
 from ._host_guard import make_host_undumpable, signal_guard
-from ._process import KernelProcess, LaunchPlan, still_busy
+from ._process import KernelProcess, LaunchPlan, describe_exit, still_busy
 from .bridge import ToolBridge
 from .limits import DEFAULT_ENV_ALLOWLIST, ResourceLimits, SiblingCgroup, make_preexec, sibling_environment
 
@@ -383,7 +382,7 @@ class KernelExecutor(Executor):
                 result.error += "; the kernel did not stop, so it was restarted and the workspace was lost"
         else:
             code = self._process.returncode() if self._process else None
-            result.error = f"ExecutorDied: the kernel died while running the code ({_describe_exit(code)}); " \
+            result.error = f"ExecutorDied: the kernel died while running the code ({describe_exit(code)}); " \
                            "it was restarted and the workspace was lost: variables and imports must be recreated"
         if oom:
             result.error = oom + "\n" + result.error
@@ -594,16 +593,3 @@ async def _receive(client: Any, socket: zmq.asyncio.Socket) -> dict[str, Any] | 
         return client.session.deserialize(frames)
     except Exception:  # a message that fails the signature check is dropped
         return None
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "no exit status"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = " (out of memory or killed)" if -code == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exit status {code}"
