@@ -108,3 +108,17 @@ async def test_a_flood_sent_while_the_host_is_idle_is_bounded(executor: KernelEx
     result = await asyncio.wait_for(executor.run("'next'"), 60)
     assert result.output == "'next'" and len(result.logs) < 2 * executor.max_output_chars
     assert os.getpid() != executor.pid
+
+
+async def test_the_memory_window_bounds_the_displays_it_keeps() -> None:
+    from smolkernel.agents.result import RunResult
+    from smolkernel.memory import MAX_WINDOW_DISPLAY_CHARS, ActionStep, AgentMemory
+
+    memory = AgentMemory(memory_size=5)
+    for run in range(5):
+        steps = [ActionStep(step_number=i, displays=[{"data": {"text/html": "d" * 3_000_000}, "metadata": {}}]) for i in range(4)]
+        memory.record(RunResult(task=f"task {run}", output=run, steps=steps, success=True))
+    kept = sum(len(v) for i in memory.interactions for s in i.steps for d in s.displays for v in d["data"].values())
+    assert kept <= MAX_WINDOW_DISPLAY_CHARS
+    newest = memory.interactions[-1].steps[-1].displays[0]["data"]
+    assert "text/html" in newest  # the newest displays are the ones kept
