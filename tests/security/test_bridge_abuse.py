@@ -39,12 +39,30 @@ def stuck(x: int) -> int:
     return x
 
 
+CANCELLED: list[bool] = []
+
+
+@tool
+async def slow_async(x: int) -> int:
+    """An async tool that takes long.
+
+    Args:
+        x: anything
+    """
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        CANCELLED.append(True)
+        raise
+    return x
+
+
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def executor() -> AsyncIterator[KernelExecutor]:
     executor = KernelExecutor(timeout=30)
     try:
         await asyncio.wait_for(executor.start(), 60)
-        await executor.send_tools({"double": double, "stuck": stuck})
+        await executor.send_tools({"double": double, "stuck": stuck, "slow_async": slow_async})
         yield executor
     finally:
         RELEASE.set()
@@ -96,3 +114,12 @@ async def test_abandoned_tool_calls_are_bounded_and_reported(executor: KernelExe
             break
         await asyncio.sleep(0.05)
     assert (await asyncio.wait_for(executor.run("double(4)"), 30)).output == "8"
+
+
+async def test_an_async_tool_is_cancelled_when_its_execution_times_out(executor: KernelExecutor) -> None:
+    executor.timeout = 0.5
+    try:
+        result = await asyncio.wait_for(executor.run("slow_async(1)"), 30)
+    finally:
+        executor.timeout = 30
+    assert "timed out" in result.error and CANCELLED == [True] and not executor.bridge.abandoned_calls()
