@@ -178,7 +178,7 @@ class KernelProcess:
 
     def read_log(self, limit: int = 2000) -> str:
         """The tail of the kernel's log (for error messages)."""
-        if self._log is not None:
+        if self._log is not None and not self.is_alive():
             self._log.flush()
         path = self.log_path
         try:
@@ -471,8 +471,9 @@ class _LogPump:
                     self._written += min(room, len(chunk))
                 self.dropped += max(len(chunk) - max(room, 0), 0)
 
-    def flush(self) -> None:
-        """Nothing is buffered in the host; here for symmetry with files."""
+    def flush(self, timeout: float = 0.5) -> None:
+        """Wait (briefly) until the drain thread wrote what the ended process sent (e.g. bwrap's error)."""
+        self._thread.join(timeout)
 
     def close(self) -> None:
         """Stop writing the file; the drain thread discards the rest and ends when the last writer is gone."""

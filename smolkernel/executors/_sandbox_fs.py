@@ -26,7 +26,6 @@ import os
 import stat
 import sys
 import time
-from functools import lru_cache
 
 from ..exceptions import ConfigurationError
 
@@ -135,18 +134,8 @@ def check_user_binds(paths: tuple[str, ...]) -> list[str]:
     return out
 
 
-def special_files(root: str, *, cached: bool) -> list[str]:
-    """Unix sockets and FIFOs under ``root`` (to be covered); ``cached`` scans once per process."""
-    return list(_scan_cached(root)) if cached else _scan(root)
-
-
-@lru_cache(maxsize=32)
-def _scan_cached(root: str) -> tuple[str, ...]:
-    return tuple(_scan(root))
-
-
-def _scan(root: str) -> list[str]:
-    """An iterative walk (bounded in time) listing sockets and FIFOs, symlinks not followed."""
+def special_files(root: str) -> list[str]:
+    """Unix sockets and FIFOs under ``root`` (to be covered): an iterative walk, bounded in time, symlinks not followed."""
     found: list[str] = []
     deadline = time.monotonic() + SCAN_SECONDS
     stack = [root]

@@ -106,7 +106,7 @@ class KernelPool:
             lent_tools = executor.bridge.tools
             if set(lent_tools) != {"final_answer", *self.tools} or any(lent_tools[k] is not v for k, v in self.tools.items()):
                 await executor.send_tools(self.tools)
-            if self.isolate and not executor.fresh_on_reset:
+            if self.isolate and not getattr(executor, "fresh_on_reset", False):
                 await executor.restart()
             else:
                 await executor.reset()

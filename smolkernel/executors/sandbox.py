@@ -144,7 +144,7 @@ class SandboxExecutor(KernelExecutor):
         for root in interpreter_roots(self.python):  # after the tmpfs mounts, so that they cannot cover these
             args += ["--ro-bind", root, root]
         for path in check_user_binds(self.ro_binds):
-            args += ["--ro-bind", path, path, *_cover(special_files(path, cached=False))]
+            args += ["--ro-bind", path, path, *_cover(special_files(path))]
         for path in self.hide:
             if os.path.isdir(path):
                 args += ["--tmpfs", path]
