@@ -5,7 +5,9 @@ the scenario runs through one ``SandboxExecutor`` (``KernelExecutor`` where
 bubblewrap is missing), and the growth of the peak (``VmHWM``) and of the
 resident size after the run (``VmRSS``) over the start is recorded. The
 reference, measured in the same run, is a quiet execution (``x = 1``).
-Goal: every scenario within a few tens of MB of the reference.
+Goal: every scenario within a few tens of MB of the reference. For contrast,
+the last row sends the raw 100 MB message to a host whose ZMQ context has no
+caps (what the host did before the caps).
 
 Usage: ``python bench/bench_host_memory.py [--repeats 3]``; ``main()`` returns the rows.
 """
@@ -19,6 +21,8 @@ import shutil
 import statistics
 import time
 from typing import Any
+
+import zmq.asyncio
 
 from smolkernel.executors.kernel import KernelExecutor
 from smolkernel.executors.sandbox import SandboxExecutor
@@ -70,17 +74,34 @@ async def _measure(executor: Any, code: str, idle: float) -> tuple[float, float]
     return _status("VmHWM") - base, max(_status("VmRSS") - base, 0.0)
 
 
-async def _run(repeats: int) -> list[tuple[str, float, float]]:
-    executor = SandboxExecutor(timeout=60) if shutil.which("bwrap") else KernelExecutor(timeout=60)
+def _executor() -> KernelExecutor:
+    return SandboxExecutor(timeout=60) if shutil.which("bwrap") else KernelExecutor(timeout=60)
+
+
+async def _scenarios(executor: KernelExecutor, scenarios: list[tuple[str, str, float]], repeats: int) -> list[tuple[str, float, float]]:
     rows = []
     try:
         await executor.start()
-        for name, code, idle in SCENARIOS:
+        for name, code, idle in scenarios:
             samples = [await _measure(executor, code, idle) for _ in range(repeats)]
             rows.append((name, statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)))
     finally:
         await executor.close()
+    return rows
+
+
+async def _run(repeats: int) -> list[tuple[str, float, float]]:
+    executor = _executor()
+    rows = await _scenarios(executor, SCENARIOS, repeats)
     print(f"executor: {executor.name}")
+    from smolkernel.executors import _process
+
+    capped = _process.bounded_context
+    _process.bounded_context = zmq.asyncio.Context  # the host without caps, for contrast
+    try:
+        rows += await _scenarios(_executor(), [("contrast: 100 MB raw message, uncapped host", RAW_PRINT, 0.0)], repeats)
+    finally:
+        _process.bounded_context = capped
     return rows
 
 
