@@ -124,6 +124,8 @@ def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
     """Send one tool call to the host and return its result (or raise ``ToolError``)."""
     request, answer_as_text = _encode(name, args, kwargs)
     reply = json.loads(_ask_host(MARKER + request))
+    for bundle in reply.get("displays", ()):
+        _STATE["shell"].display_pub.publish(data=bundle, metadata={})
     if "ok" in reply:
         return reply["ok"]
     if "repr" in reply:

@@ -88,6 +88,7 @@ class KernelExecutor(Executor):
     """
 
     name = "kernel"
+    runs_ipython = True
     interrupt_mode = "signal"
     fresh_on_reset = False
     """Whether ``reset()`` replaces the process (``SandboxExecutor``) or clears the workspace in place."""
@@ -361,7 +362,8 @@ class KernelExecutor(Executor):
 
     def _oom_kills(self) -> int:
         """Processes of the sibling killed for exceeding its memory cgroup so far (0 without a cgroup)."""
-        return self._process.oom_kills() if self._process is not None else 0
+        counter = getattr(self._process, "oom_kills", None)  # transports without a cgroup have none
+        return counter() if counter is not None else 0
 
     def _oom_note(self, count: int) -> str:
         return (f"MemoryLimit: the code exceeded the memory limit ({self.limits.memory_mb} MiB for all of its "
@@ -421,7 +423,7 @@ class KernelExecutor(Executor):
                 allow_stdin=True,
                 stop_on_error=False,
             )
-        waiter = _ExecutionWaiter(self, self._msg_id, self.max_output_chars)
+        waiter = self._new_waiter(self._msg_id)
         started = time.perf_counter()
         state = await waiter.wait(timeout)
         output = waiter.collector.to_output(time.perf_counter() - started)
@@ -438,6 +440,10 @@ class KernelExecutor(Executor):
                     cap_text(output.error, MAX_FIELD_CHARS // 10)
             output.error = None
         return output, state
+
+    def _new_waiter(self, msg_id: str) -> _ExecutionWaiter:
+        """The reader of one execution's messages (transports other than ZMQ override it)."""
+        return _ExecutionWaiter(self, msg_id, self.max_output_chars)
 
     # -- completion and inspection ---------------------------------------------
 
