@@ -327,7 +327,9 @@ class KernelExecutor(Executor):
             result, state = await self._execute(code, timeout=self.timeout)
             oom = self._oom_kills() - oom_before
             if oom:
-                result.error = (result.error + "\n" if result.error else "") + self._oom_note(oom)
+                result.error = (result.error + "\n" if result.error else "") + (
+                    f"MemoryLimit: the code exceeded the memory limit ({self.limits.memory_mb} MiB for all of its processes "
+                    f"and temporary files together); Linux killed {oom} process(es)")
             if state != "ok":
                 await self._recover(result, state)
             if lost:
@@ -364,10 +366,6 @@ class KernelExecutor(Executor):
         """Processes of the sibling killed for exceeding its memory cgroup so far (0 without a cgroup)."""
         counter = getattr(self._process, "oom_kills", None)  # transports without a cgroup have none
         return counter() if counter is not None else 0
-
-    def _oom_note(self, count: int) -> str:
-        return (f"MemoryLimit: the code exceeded the memory limit ({self.limits.memory_mb} MiB for all of its "
-                f"processes and temporary files together); Linux killed {count} process(es)")
 
     async def _recover(self, result: CodeOutput, state: str) -> None:
         """After a timeout or a death: make the kernel usable again and say what happened."""
