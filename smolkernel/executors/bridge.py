@@ -19,6 +19,22 @@ other way round). A ``final_answer`` whose value is not JSON is recorded as
 its ``repr``; the sibling publishes its rich display in the same execution
 (``CodeOutput.answer_bundle``).
 
+Under abuse:
+
+* tool calls from several threads of the generated code take turns (one
+  request on the stdin channel at a time) and each gets its own reply;
+* a request larger than :data:`MAX_REQUEST_CHARS` (a final answer: larger than
+  :data:`MAX_ANSWER_CHARS`) or nested deeper than ``MAX_NESTING`` is refused
+  with an ``AgentToolCallError`` the code sees, before any tool runs;
+* once the host has recorded a ``final_answer``, the answer stands: code that
+  catches the signal and then raises gets its error reported in the logs,
+  not in place of the answer;
+* an async tool is cancelled when its execution times out; a sync tool cannot
+  be stopped, so its thread is left to finish. At most
+  :data:`MAX_ABANDONED_CALLS` such calls may run at once: past that, sync tool
+  calls are refused until they finish, and ``abandoned_calls()`` names them
+  (the executor reports them in the timed-out step).
+
 The marker is private to the session, so a genuine ``input()`` is never
 mistaken for a tool call; it is not a secret against code in the sibling.
 Safety rests on the host: it accepts only the names it was given, binds the
@@ -35,18 +51,23 @@ import json
 import pickle
 import secrets
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import AgentToolCallError
 from ..tools import FinalAnswer
 from ..tools.schema import python_annotation
+from ._bounds import MAX_NESTING, check_json_shape
 
 __all__ = ["ToolBridge", "sibling_source"]
 
-MAX_REQUEST_CHARS = 50_000_000
+MAX_REQUEST_CHARS = 4_000_000
 """Bridge requests larger than this are refused (a flood must not exhaust the host)."""
+MAX_ANSWER_CHARS = 1_000_000
+"""A ``final_answer`` request larger than this is refused: the host keeps the answer in its memory."""
+MAX_ABANDONED_CALLS = 4
+"""Sync tool calls left running after timeouts; past this, sync tool calls are refused until some finish."""
 
 _SIBLING_SOURCE: str | None = None
 
@@ -81,6 +102,7 @@ class ToolBridge:
         self.calls = 0
         """How many tool calls the bridge served (all executions)."""
         self._worker: ThreadPoolExecutor | None = None
+        self._abandoned: list[tuple[str, Future]] = []
 
     # -- tools -------------------------------------------------------------
 
@@ -124,7 +146,7 @@ class ToolBridge:
         self.calls += 1
         try:
             name, args, kwargs = self._parse(prompt)
-            kind, value = await self._invoke(self.tools[name], args, kwargs)
+            kind, value = await self._invoke(self.tools[name], args, kwargs, name)
         except AgentToolCallError as exc:
             return json.dumps({"error": f"AgentToolCallError: {exc}"})
         except Exception as exc:  # any tool failure becomes ToolError in the sibling
@@ -136,33 +158,44 @@ class ToolBridge:
 
     def _parse(self, prompt: str) -> tuple[str, list[Any], dict[str, Any]]:
         if len(prompt) > MAX_REQUEST_CHARS:
-            raise AgentToolCallError(f"tool call too large ({len(prompt)} characters)")
+            raise AgentToolCallError(f"tool call too large ({len(prompt)} characters, limit {MAX_REQUEST_CHARS})")
         try:
             data = json.loads(prompt[len(self.marker):])
+            check_json_shape(data, MAX_NESTING + 2)  # the request's own dict and list add two levels
         except (ValueError, RecursionError) as exc:
             raise AgentToolCallError(f"malformed bridge request: {exc}") from None
         if not isinstance(data, dict):
             raise AgentToolCallError("malformed bridge request")
         name, args, kwargs = data.get("t"), data.get("a", []), data.get("k", {})
         if not isinstance(name, str) or name not in self.tools:
-            raise AgentToolCallError(f"unknown tool {name!r}; available: {', '.join(self.tools) or 'none'}")
+            raise AgentToolCallError(f"unknown tool {name[:100] if isinstance(name, str) else name!r}; "
+                                     f"available: {', '.join(self.tools) or 'none'}")
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
             raise AgentToolCallError(f"malformed arguments for {name}()")
+        if name == "final_answer" and len(prompt) > MAX_ANSWER_CHARS:
+            raise AgentToolCallError(f"final_answer too large ({len(prompt)} characters, limit {MAX_ANSWER_CHARS}); "
+                                     "answer with a summary, or save the data and answer with where it is")
         return name, args, kwargs
 
-    async def _invoke(self, target: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, Any]:
-        """Run a tool: coroutine functions on the loop, everything else in the worker thread."""
+    async def _invoke(self, target: Any, args: list[Any], kwargs: dict[str, Any], name: str = "tool") -> tuple[str, Any]:
+        """Run a tool: coroutine functions on the loop (cancelled on timeout), everything else in the worker thread."""
         acall = getattr(target, "acall", None)
         if acall is not None and inspect.iscoroutinefunction(acall):
             return await _guard_final(acall(*args, **kwargs))
         if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None)):
             return await _guard_final(target(*args, **kwargs))
-        loop = asyncio.get_running_loop()
+        running = self.abandoned_calls()
+        if len(running) >= MAX_ABANDONED_CALLS:
+            raise AgentToolCallError(f"{len(running)} tool calls abandoned after timeouts are still running in the host "
+                                     f"({', '.join(running)}); no more sync tool calls until they finish")
+        future = self._thread().submit(_call_guarded, target, args, kwargs)
         try:
-            kind, value = await loop.run_in_executor(self._thread(), _call_guarded, target, args, kwargs)
+            kind, value = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             # the execution timed out while the tool ran: leave that thread to finish alone,
             # so that later calls do not queue behind it
+            if not future.cancel():
+                self._abandoned.append((name, future))
             self.close()
             raise
         if inspect.isawaitable(value):
@@ -193,6 +226,11 @@ class ToolBridge:
             except Exception:  # unpicklable: fall back to the repr
                 pass
         return json.dumps({"repr": repr(value)})
+
+    def abandoned_calls(self) -> list[str]:
+        """Names of sync tool calls left running in the host after their execution timed out."""
+        self._abandoned = [(n, f) for n, f in self._abandoned if not f.done()]
+        return [n for n, _ in self._abandoned]
 
     def close(self) -> None:
         """Stop the worker thread (a tool still running finishes in the background)."""
