@@ -18,6 +18,7 @@ from functools import cached_property
 from importlib import resources
 from typing import Any, ClassVar
 
+from .. import monitoring
 from .._async import iterate_sync, run_sync
 from ..exceptions import AgentError, ModelCallError, RunError, RunInterrupted, ToolDefinitionError
 from ..memory import ActionStep, AgentMemory, PlanningStep, Step, compact
@@ -199,7 +200,9 @@ class MultiStepAgent:
         self._task = asyncio.current_task()
         self._interrupt_requested = False
         try:
-            return await self._run(task, ctx, variables)
+            with monitoring.agent_run(ctx.agent_name, self.model.model_id, ctx.run_id, depth=_depth) as observed:
+                observed.done(await self._run(task, ctx, variables))
+            return observed.result  # type: ignore[return-value]
         except asyncio.CancelledError:
             if self._interrupt_requested:
                 raise RunInterrupted("the run was interrupted") from None
@@ -313,15 +316,17 @@ class MultiStepAgent:
 
     async def _call_model(self, messages: list[ChatMessage], number: int, ctx: RunContext, *, tools: bool = True) -> ChatMessage:
         offered = self._offered_tools() if tools else None
-        if ctx.emit is None:
-            message = await self.model.agenerate(messages, stop=self.stop_sequences, tools=offered)
-        else:
-            deltas = []
-            async for delta in self.model.astream(messages, stop=self.stop_sequences, tools=offered):
-                deltas.append(delta)
-                if delta.content:
-                    ctx.send(ev.ModelDelta, step_number=number, text=delta.content)
-            message = collect_stream(deltas)
+        with monitoring.model_call(self.model.model_id) as observed:
+            if ctx.emit is None:
+                message = await self.model.agenerate(messages, stop=self.stop_sequences, tools=offered)
+            else:
+                deltas = []
+                async for delta in self.model.astream(messages, stop=self.stop_sequences, tools=offered):
+                    deltas.append(delta)
+                    if delta.content:
+                        ctx.send(ev.ModelDelta, step_number=number, text=delta.content)
+                message = collect_stream(deltas)
+            observed.done(message)
         ctx.send(ev.ModelOutput, step_number=number, message=message, code=None)
         return message
 
@@ -358,7 +363,8 @@ class MultiStepAgent:
         messages = self._messages(task, history, steps)
         messages.append(ChatMessage(role="user", content=load_prompt("planning.txt").format(progress=progress).strip()))
         try:
-            reply = await self.model.agenerate(messages)
+            with monitoring.model_call(self.model.model_id) as observed:
+                reply = observed.done(await self.model.agenerate(messages))
         except ModelCallError as exc:
             raise RunError(f"The model call failed while planning: {exc}") from None
         step = PlanningStep(plan=(reply.content or "").strip(), step_number=number, token_usage=reply.token_usage or TokenUsage(), duration=time.perf_counter() - began)
@@ -369,7 +375,8 @@ class MultiStepAgent:
         messages = self._messages(task, history, steps)
         messages.append(ChatMessage(role="user", content=load_prompt("final_attempt.txt").strip()))
         try:
-            reply = await self.model.agenerate(messages)
+            with monitoring.model_call(self.model.model_id) as observed:
+                reply = observed.done(await self.model.agenerate(messages))
         except (ModelCallError, RunError):
             return None
         if reply.token_usage and steps:

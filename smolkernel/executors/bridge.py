@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import inspect
 import json
 import pickle
@@ -158,7 +159,9 @@ class ToolBridge:
             return await _guard_final(target(*args, **kwargs))
         loop = asyncio.get_running_loop()
         try:
-            kind, value = await loop.run_in_executor(self._thread(), _call_guarded, target, args, kwargs)
+            # the caller's context (its span, the active metrics) goes along to the thread
+            context = contextvars.copy_context()
+            kind, value = await loop.run_in_executor(self._thread(), context.run, _call_guarded, target, args, kwargs)
         except asyncio.CancelledError:
             # the execution timed out while the tool ran: leave that thread to finish alone,
             # so that later calls do not queue behind it
