@@ -68,14 +68,6 @@ def add_serve_command(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
-
-        from .app import create_app
-        from .settings import ServeSettings
-    except ImportError as exc:
-        print(MissingExtraError(getattr(exc, "name", None) or "fastapi", "serve", "smolkernel serve"), file=sys.stderr)
-        return 2
     if args.dask:
         print("smolkernel serve: --dask is not available in this version; runs execute in this process's pool", file=sys.stderr)
         return 2
@@ -84,6 +76,14 @@ def _serve(args: argparse.Namespace) -> int:
         factory().close()  # fail now, with the reason, rather than on every run
     except ConfigurationError as exc:
         print(f"smolkernel serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvicorn
+
+        from .app import create_app
+        from .settings import ServeSettings
+    except ImportError as exc:
+        print(MissingExtraError(getattr(exc, "name", None) or "fastapi", "serve", "smolkernel serve"), file=sys.stderr)
         return 2
     from ..monitoring import configure_tracing_from_env
 
