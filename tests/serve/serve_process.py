@@ -83,9 +83,17 @@ class ServeProcess:
 
     def start(self, timeout: float = 60) -> ServeProcess:
         """Start the server and wait until /healthz answers."""
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> ServeProcess:
+        """Start the process without waiting (start several, then ``wait_ready`` each)."""
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> ServeProcess:
+        """Wait until /healthz answers."""
         deadline = time.monotonic() + timeout
         while True:
             try:
