@@ -38,6 +38,11 @@ class CodeAgent(MultiStepAgent):
 
     def __init__(self, tools=(), model=None, *, executor: str | Executor | None = None, executor_options: Mapping[str, Any] | None = None, **kwargs: Any):
         self.executor: Executor = resolve_executor(executor or "local", **dict(executor_options or {}))
+        self.executor_choice: tuple[str | None, dict[str, Any]] = (
+            executor or "local" if not isinstance(executor, Executor) else None,
+            dict(executor_options or {}),
+        )
+        """The executor's name and options as given (name None for an instance), for ``to_spec``."""
         self._tools_sent = False
         self._started = False
         super().__init__(tools, model, **kwargs)

@@ -195,9 +195,15 @@ class LocalExecutor(Executor):
         return outcome
 
     async def send_tools(self, tools: Mapping[str, Tool]) -> None:
-        """Make ``tools`` callable by name (``final_answer`` is always there)."""
+        """Make ``tools`` callable by name (``final_answer`` is always there).
+
+        In a namespace of our own the tools are ordinary names. In the user's
+        namespace (the magics) they are visible to the code as builtins, so
+        ``final_answer`` and managed agents do not leak into the user's
+        variables (their own ``@tool`` functions are there already).
+        """
         self._tools.update(tools)
-        self.namespace.update(self._tools)
+        self._publish_tools()
 
     async def send_variables(self, variables: Mapping[str, Any]) -> None:
         """Put ``variables`` into the namespace."""
@@ -222,7 +228,14 @@ class LocalExecutor(Executor):
         else:
             for name in [n for n in self.namespace if n not in self._baseline]:
                 del self.namespace[name]
-        self.namespace.update(self._tools)
+        self._publish_tools()
+
+    def _publish_tools(self) -> None:
+        """Make the tools reachable by name from the code (see :meth:`send_tools`)."""
+        if self._owns_namespace:
+            self.namespace.update(self._tools)
+        else:
+            self._builtins.update(self._tools)
 
     async def close(self) -> None:
         """Stop a running execution; the namespace and tools stay, so it may be used again."""
@@ -274,7 +287,7 @@ class LocalExecutor(Executor):
         ns = self.namespace
         previous = ns.get("__builtins__", _MISSING)
         ns["__builtins__"] = self._builtins
-        ns.update(self._tools)
+        self._publish_tools()  # repairs a tool the previous code overwrote
         try:
             try:
                 with job.lock:

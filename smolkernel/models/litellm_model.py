@@ -97,10 +97,7 @@ class LiteLLMModel(HTTPChatModel):
         self._key_variables = _missing_key_variables(litellm, self.model_id, self.api_base)
         if self.api_key is None and self._key_variables and not is_local_url(self.api_base):
             names = " or ".join(self._key_variables)
-            raise MissingAPIKeyError(
-                f"LiteLLMModel({self.model_id!r}) needs an API key: set the {names} environment variable, "
-                "pass api_key=..., or name another variable with %model ... --api-key-env VAR"
-            )
+            raise MissingAPIKeyError(f"LiteLLMModel({self.model_id!r}) needs an API key: set the {names} environment variable")
         self._ready = True
 
     def _effective_key(self) -> str | None:
