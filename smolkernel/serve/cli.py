@@ -19,24 +19,23 @@ __all__ = ["add_serve_command", "load_agent_factory"]
 def load_agent_factory(ref: str) -> tuple[Callable[[], Any], str, str]:
     """Turn ``--agent`` into (factory, fingerprint, name).
 
-    ``ref`` is an agent spec file (``agent.yaml`` / ``.json``, read by
-    ``AgentSpec``) or ``package.module:function``, a function returning a new
-    agent on every call.
+    ``ref`` is an agent spec file (``agent.yaml`` / ``.json``) or a folder
+    holding one, read by ``AgentSpec`` (every run gets ``spec.build()``), or
+    ``package.module:function``, a function returning a new agent on every call.
 
     Raises:
-        ConfigurationError: the file is missing or invalid, or the function cannot be imported.
+        ConfigurationError: the file is missing or invalid (``AgentSpecError`` names
+            the field and line), or the function cannot be imported.
     """
-    path = Path(ref)
+    path = Path(ref).expanduser()
     if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
-        if not path.is_file():
+        if not path.exists():
             raise ConfigurationError(f"agent spec file {ref!r} does not exist")
-        try:
-            from ..spec import AgentSpec  # type: ignore[attr-defined]
-        except ImportError:
-            raise ConfigurationError("this version of smolkernel cannot read agent spec files; pass --agent package.module:function") from None
+        from ..spec import AgentSpec
+
         spec = AgentSpec.from_file(path)
         fingerprint = hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True, default=repr).encode()).hexdigest()
-        return spec.build, fingerprint, getattr(spec, "name", None) or path.stem
+        return spec.build, fingerprint, spec.name or path.stem
     module_name, sep, attribute = ref.partition(":")
     if not sep or not module_name or not attribute:
         raise ConfigurationError(f"--agent {ref!r} is neither an existing spec file nor 'package.module:function'")

@@ -65,3 +65,36 @@ def test_a_missing_agent_file_stops_the_command_with_the_reason(tmp_path):
         server.start(timeout=30)
     assert "does not exist" in server.log() and "nowhere.yaml" in server.log()
     assert server.proc.returncode == 2
+
+
+SPEC = """\
+kind: toolcalling
+name: from_yaml
+model: scripted
+model_options:
+  responses:
+    - {tool_calls: [{name: final_answer, arguments: {answer: answered from the spec}}]}
+tools: [serve_agents:wait]
+max_steps: 2
+"""
+
+
+def test_serve_an_agent_spec_file(tmp_path):
+    spec = tmp_path / "agent.yaml"
+    spec.write_text(SPEC)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.replace("max_steps: 2", "max_stepz: 2"))
+    broken = ServeProcess(tmp_path, agent=str(bad))
+    with pytest.raises(RuntimeError, match="did not start"):
+        broken.start(timeout=30)
+    assert "max_stepz" in broken.log() and "line 8" in broken.log()
+    server = ServeProcess(tmp_path, agent=str(spec)).start()
+    try:
+        with server.client() as http:
+            first = http.post("/v1/runs", json={"task": "anything", "wait": True}).json()
+            second = http.post("/v1/runs", json={"task": "again", "wait": True}).json()
+            assert first["output"] == second["output"] == "answered from the spec"  # a fresh agent per run
+            assert first["cost"] is None  # a model without a known price has no cost, not 0
+            assert http.get("/v1/status").json()["agent"] == "from_yaml"
+    finally:
+        server.stop()
