@@ -57,6 +57,7 @@ class RunContext:
     parent_run_id: str | None = None
     parent_step: int | None = None
     current_step: ActionStep | None = None
+    stream_model: bool = True
 
     def send(self, event_type: type[ev.AgentEvent], **fields: Any) -> None:
         """Emit an event of ``event_type`` if anyone listens."""
@@ -185,11 +186,17 @@ class MultiStepAgent:
         *,
         variables: Mapping[str, Any] | None = None,
         on_event: EventCallback | None = None,
+        stream_model: bool = True,
         _emit: EventCallback | None = None,
         _depth: int = 0,
         _parent: tuple[str, int | None] | None = None,
     ) -> RunResult:
-        """Run ``task``; ``on_event`` receives every event (see ``events``)."""
+        """Run ``task``; ``on_event`` receives every event (see ``events``).
+
+        With a listener the model's reply is streamed (``ModelDelta`` events);
+        ``stream_model=False`` asks for whole replies instead (no deltas), which
+        costs less when nobody shows the text as it comes (the server).
+        """
         ctx = RunContext(
             run_id=uuid.uuid4().hex[:12],
             agent_name=self.name or "agent",
@@ -197,6 +204,7 @@ class MultiStepAgent:
             depth=_depth,
             parent_run_id=_parent[0] if _parent else None,
             parent_step=_parent[1] if _parent else None,
+            stream_model=stream_model,
         )
         if self._task is not None and not self._task.done():
             raise RunError(f"agent {ctx.agent_name!r} is already running a task; use another agent instance for parallel runs")
@@ -320,7 +328,7 @@ class MultiStepAgent:
     async def _call_model(self, messages: list[ChatMessage], number: int, ctx: RunContext, *, tools: bool = True) -> ChatMessage:
         offered = self._offered_tools() if tools else None
         with monitoring.model_call(self.model.model_id) as observed:
-            if ctx.emit is None:
+            if ctx.emit is None or not ctx.stream_model:
                 message = await self.model.agenerate(messages, stop=self.stop_sequences, tools=offered)
             else:
                 deltas = []

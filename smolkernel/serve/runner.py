@@ -259,7 +259,7 @@ class RunService:
 
     async def _drive(self, agent: Any, run: dict[str, Any], writer: EventWriter) -> Any:
         with use_metrics(self.metrics):
-            return await agent.arun(run["task"], variables=run.get("variables") or None, on_event=writer.put)
+            return await agent.arun(run["task"], variables=run.get("variables") or None, on_event=writer.put, stream_model=False)
 
     def _outcome(self, run_id: str, task: asyncio.Task[Any]) -> tuple[Any, str, str | None]:
         reason = self._stop_reason.get(run_id)

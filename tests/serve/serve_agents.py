@@ -10,7 +10,6 @@ uses an OpenAIServerModel against it instead.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -62,16 +61,25 @@ def echo_agent() -> ToolCallingAgent:
     return ToolCallingAgent([wait], ScriptedModel(_reply, model_id="gpt-4o-mini"), name="echo", max_steps=4, memory_size=3)
 
 
+_LOOPBACK_MODEL = None
+
+
 def loopback_agent() -> ToolCallingAgent:
-    """Two steps on the loopback LLM server (``SERVE_TEST_LLM``): a tool call, then the answer."""
+    """Two steps on the loopback LLM server (``SERVE_TEST_LLM``): a tool call, then the answer.
+
+    The model (and so its HTTP connection pool) is made once and shared by
+    every run's fresh agent, as a deployment would share one client.
+    """
+    global _LOOPBACK_MODEL
     from smolkernel import OpenAIServerModel
 
-    model = OpenAIServerModel("gpt-4o-mini", api_base=os.environ["SERVE_TEST_LLM"], api_key="x")
-    return ToolCallingAgent([wait], model, name="bench", max_steps=4)
+    if _LOOPBACK_MODEL is None:
+        _LOOPBACK_MODEL = OpenAIServerModel("gpt-4o-mini", api_base=os.environ["SERVE_TEST_LLM"], api_key="x", max_retries=0)
+    return ToolCallingAgent([wait], _LOOPBACK_MODEL, name="bench", max_steps=4)
 
 
 def loopback_reply(request: dict) -> dict:
     """The loopback server's answer: ``wait 0`` first, then the final answer."""
     if any(m.get("role") == "tool" for m in request["messages"]):
         return {"tool_calls": [{"name": "final_answer", "arguments": {"answer": "done"}}]}
-    return {"tool_calls": [{"name": "wait", "arguments": {"seconds": 0}}], "content": json.dumps({})}
+    return {"tool_calls": [{"name": "wait", "arguments": {"seconds": 0}}]}
