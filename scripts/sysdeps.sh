@@ -12,6 +12,7 @@ declare -A NEED=(
   [redis-server]=redis-server
   [dockerd]=docker.io
   [mmdebstrap]=mmdebstrap
+  [docker-compose]=docker-compose
 )
 
 missing=()
