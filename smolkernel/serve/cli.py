@@ -61,6 +61,8 @@ def add_serve_command(subparsers: Any) -> None:
     parser.add_argument("--cache-ttl", type=float, default=3600.0, help="seconds a cached result lives")
     parser.add_argument("--run-timeout", type=float, help="stop and fail runs longer than this many seconds")
     parser.add_argument("--rerun-interrupted", action="store_true", help="after a crash, run again the runs that were running")
+    parser.add_argument("--heartbeat", type=float, default=2.0, metavar="SECONDS",
+                        help="with --redis: how often this replica says it is alive; after 5 missed beats others take over its runs")
     parser.add_argument("--dask", metavar="ADDRESS", help="run on Dask workers (not available yet)")
     parser.add_argument("--log-level", default="info")
     parser.set_defaults(handler=_serve)
@@ -90,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = ServeSettings(
         agent_factory=factory, agent_fingerprint=fingerprint, agent_name=name, redis_url=args.redis,
         concurrency=args.concurrency, queue_size=args.queue_size, cache_ttl=args.cache_ttl,
-        run_timeout=args.run_timeout, rerun_interrupted=args.rerun_interrupted,
+        run_timeout=args.run_timeout, rerun_interrupted=args.rerun_interrupted, heartbeat_seconds=args.heartbeat,
     )
     if args.data_dir:
         settings.data_dir = Path(args.data_dir)

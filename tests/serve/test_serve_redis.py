@@ -18,8 +18,9 @@ KEYS = "key-alice,key-bob"
 def replicas(redis_server, tmp_path_factory):
     """Two servers on one Redis, both needing a key."""
     tmp = tmp_path_factory.mktemp("replicas")
-    first = ServeProcess(tmp, redis_url=redis_server.url, keys=KEYS)
-    second = ServeProcess(tmp, redis_url=redis_server.url, keys=KEYS)
+    beat = ("--heartbeat", "0.5")  # gone after 2.5 s without a beat, so the take-over test is quick
+    first = ServeProcess(tmp, redis_url=redis_server.url, keys=KEYS, args=beat)
+    second = ServeProcess(tmp, redis_url=redis_server.url, keys=KEYS, args=beat)
     first.launch(), second.launch()
     first.wait_ready(), second.wait_ready()
     yield first, second
@@ -81,6 +82,18 @@ def test_keys_are_required_and_runs_are_private(replicas):
         assert run_id in [r["run_id"] for r in alice.get("/v1/status").json()["recent"]]
         # EventSource cannot send headers: the key may come as ?access_token=
         assert httpx.get(f"{one.url}/v1/runs/{run_id}/events?access_token=key-alice", timeout=10).status_code == 200
+
+
+def test_a_killed_replicas_running_run_is_failed_by_the_survivor(replicas):
+    """kill -9 of one replica: the other sees its heartbeat stop and ends its run with the reason (runs last: it kills one)."""
+    one, two = replicas
+    with one.client("key-alice") as a1, two.client("key-alice") as a2:
+        run_id = a1.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
+        wait_status(a2, run_id, ("running",))
+        one.kill()
+        run = wait_status(a2, run_id, ("failed", "succeeded", "cancelled"), timeout=30)
+        assert run["status"] == "failed" and "stopped" in run["error"]
+        assert read_sse(a2, f"/v1/runs/{run_id}/events")[-1]["event"] == "run_finished"
 
 
 def test_redis_going_away_answers_503_and_the_run_survives(tmp_path):
