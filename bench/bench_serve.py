@@ -61,7 +61,11 @@ async def _clients(url: str, runs: int, clients: int, model_time: float) -> tupl
         nonlocal failures
         for index in todo:
             began = time.perf_counter()
-            response = await http.post("/v1/runs", json={"task": f"bench {index}", "wait": True})
+            try:
+                response = await http.post("/v1/runs", json={"task": f"bench {index}", "wait": True})
+            except httpx.TransportError:
+                failures += 1
+                continue
             elapsed = time.perf_counter() - began
             body = response.json()
             if response.status_code != 200 or body["status"] != "succeeded":

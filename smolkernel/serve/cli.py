@@ -96,5 +96,6 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.data_dir:
         settings.data_dir = Path(args.data_dir)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=10)
+    # keep idle connections longer than load balancers do (60 s), so they never reuse one the server just closed
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=10, timeout_keep_alive=75)
     return 0
