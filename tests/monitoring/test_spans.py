@@ -95,3 +95,15 @@ def test_failed_run_marks_its_span_and_unknown_model_has_no_cost(spans):
     assert root.attributes["error.type"] == "RunFailed"
     assert result.cost is None
     assert "smolkernel.cost_usd" not in _by_name(spans)["chat scripted"].attributes
+
+
+def test_tool_called_from_a_sibling_kernel_nests_in_the_run(spans, reply):
+    """The tool runs in the host's bridge thread; its span still has the run as parent."""
+    model = ScriptedModel([reply("```python\nfinal_answer(double(x=21))\n```")], model_id="gpt-4o-mini")
+    agent = CodeAgent([double], model, name="remote", executor="kernel")
+    try:
+        assert agent.run("double in the kernel").output == 42
+    finally:
+        agent.close()
+    named = _by_name(spans)
+    assert named["execute_tool double"].parent.span_id == named["invoke_agent remote"].context.span_id
