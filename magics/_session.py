@@ -33,6 +33,7 @@ NO_MODEL_MESSAGE = (
     "(add api_key_env=OPENAI_API_KEY or api_base=URL as needed), pass --model to %%agent, "
     "or set the SMOLKERNEL_MODEL environment variable"
 )
+IMPORT_HINT = "The user can allow it with %agent config imports={module} (or --executor kernel, which imports anything)"
 KEY_HINT = "or name another variable with %agent config api_key_env=VAR (or --api-key-env VAR on the cell)"
 
 
@@ -119,7 +120,7 @@ class AgentSession:
         if config.executor == "local":
             from smolkernel.executors.local import LocalExecutor
 
-            return LocalExecutor(namespace=self.namespace, timeout=config.timeout, additional_imports=config.imports)
+            return LocalExecutor(namespace=self.namespace, timeout=config.timeout, additional_imports=config.imports, import_hint=IMPORT_HINT)
         options: dict[str, Any] = {"timeout": config.timeout}
         if config.pickle:
             options["allow_pickle"] = True

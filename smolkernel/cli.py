@@ -19,6 +19,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("smolkernel.kernel.install", "add_install_commands"),
     ("smolkernel.report", "add_report_command"),
     ("smolkernel.serve.cli", "add_serve_command"),
+    ("smolkernel.executors.docker_image", "add_image_command"),
 )
 """(module, registering function) for every subcommand group."""
 

@@ -133,6 +133,9 @@ class LocalExecutor(Executor):
             ``__import__``, ``globals``, ``locals`` and ``vars``. Strings given
             to ``eval``/``exec`` get the same AST check; code objects do not.
         max_output_chars: logs longer than this are cut, with a marker.
+        import_hint: how a refused import can be allowed, in the words of the
+            place the executor was configured (``{module}`` is filled in); by
+            default the ``additional_imports=`` argument above.
     """
 
     name: ClassVar[str] = "local"
@@ -146,6 +149,7 @@ class LocalExecutor(Executor):
         allow_open: bool = False,
         allow_dynamic: bool = False,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+        import_hint: str | None = None,
     ):
         super().__init__(timeout=timeout, max_output_chars=max_output_chars)
         self._owns_namespace = namespace is None
@@ -154,7 +158,7 @@ class LocalExecutor(Executor):
         self._baseline = set(self.namespace)
         self.allow_open = allow_open
         self.allow_dynamic = allow_dynamic
-        self.imports = ImportPolicy(additional_imports)
+        self.imports = ImportPolicy(additional_imports, hint=import_hint)
         """The import allow-list in force."""
         self._builtins = build_builtins(
             policy=self.imports, print_function=capturing_print, allow_open=allow_open, allow_dynamic=allow_dynamic

@@ -100,6 +100,17 @@ class LiteLLMModel(HTTPChatModel):
             raise MissingAPIKeyError(f"LiteLLMModel({self.model_id!r}) needs an API key: set the {names} environment variable")
         self._ready = True
 
+    def check(self) -> None:
+        """Raise now when the provider is unknown or its API key is missing.
+
+        With a key given, or a server on this machine (which needs none), there
+        is nothing to check that the first call would not: litellm (3-4 s to
+        import) is then left for that call.
+        """
+        if self.api_key is not None or is_local_url(self.api_base):
+            return
+        self._check_ready()
+
     def _effective_key(self) -> str | None:
         if self.api_key is None and self._key_variables and is_local_url(self.api_base):
             return LOCAL_PLACEHOLDER_KEY  # litellm's OpenAI client insists on some key

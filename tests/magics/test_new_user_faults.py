@@ -60,3 +60,13 @@ def test_exported_code_runs_on_its_own(shell, tmp_path):
     ran = run(shell, exported)
     assert ran.success, ran.error_in_exec
     assert shell.user_ns["result"] == [1, 2, 3]
+
+
+def test_a_refused_import_gives_advice_that_works_in_the_magics(shell, tmp_path):
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps([code_reply("import sys\nfinal_answer(1)"), code_reply("final_answer(2)")]))
+    assert run(shell, f"%%agent --model scripted:{replies}\nUse sys.").result == 2
+    session = shell.magics_manager.registry["AgentMagics"].session
+    first_error = session.last_agent.last_run.action_steps[0].error
+    assert "import of 'sys' is not allowed" in first_error
+    assert "%agent config imports=sys" in first_error and "LocalExecutor(" not in first_error
