@@ -3,8 +3,8 @@
 #
 #   BASE=smolkernel-kernel:<tag> deploy/build-image.sh
 #
-# BASE defaults to the newest local smolkernel-kernel image (made by
-# `smolkernel image build`, issue 14's mmdebstrap recipe). Wheels for
+# BASE defaults to the newest local smolkernel-kernel image, the Docker
+# executor's base (`smolkernel image build`, mmdebstrap; built here when missing). Wheels for
 # deploy/requirements.txt (pinned from the project's lock) are downloaded on
 # the host with pip, where the package index is reachable; the build itself
 # needs no network.
@@ -15,8 +15,9 @@ python="${PYTHON:-$root/.venv/bin/python}"
 tag="${TAG:-smolkernel-serve:latest}"
 base="${BASE:-$(docker images smolkernel-kernel --format '{{.Repository}}:{{.Tag}}' | head -n 1)}"
 if [ -z "$base" ]; then
-  echo "build-image: no base image; run 'smolkernel image build' first (or set BASE)" >&2
-  exit 2
+  echo "build-image: no smolkernel-kernel base image yet; building it with 'smolkernel image build' (mmdebstrap, a few minutes)" >&2
+  "$python" -m smolkernel.cli image build >&2
+  base="$(docker images smolkernel-kernel --format '{{.Repository}}:{{.Tag}}' | head -n 1)"
 fi
 context="$root/build/deploy"
 mkdir -p "$context/wheels"
