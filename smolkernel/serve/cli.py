@@ -88,7 +88,11 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     from ..monitoring import configure_tracing_from_env
 
-    configure_tracing_from_env()
+    try:
+        configure_tracing_from_env()
+    except ConfigurationError as exc:
+        print(f"smolkernel serve: {exc}", file=sys.stderr)
+        return 2
     settings = ServeSettings(
         agent_factory=factory, agent_fingerprint=fingerprint, agent_name=name, redis_url=args.redis,
         concurrency=args.concurrency, queue_size=args.queue_size, cache_ttl=args.cache_ttl,

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..exceptions import QueueFull, StoreUnavailable
@@ -55,7 +55,7 @@ class RunService:
         self._agents: dict[str, Any] = {}
         self._stop_reason: dict[str, str] = {}
         self._finished: dict[str, asyncio.Event] = {}
-        self._session_locks: dict[str, asyncio.Lock] = {}
+        self._session_locks: dict[str, list[Any]] = {}
         self._suspects: set[str] = set()
         self._background: list[asyncio.Task[Any]] = []
 
@@ -213,14 +213,29 @@ class RunService:
             await self._finish(run, "cancelled", "cancelled before it started", None)
             return
         session_id = run.get("session_id")
-        lock = self._session_locks.setdefault(session_id, asyncio.Lock()) if session_id else contextlib.nullcontext()
-        async with lock:  # runs of one session see each other's memory, in order
+        async with self._session_turn(session_id):  # runs of one session see each other's memory, in order
             session = await self._persist(self.store.get_session, session_id) if session_id else None
             run.update(status="running", started=time.time(), attempts=run.get("attempts", 0) + 1, instance=self.instance)
             await self._persist(self.store.put_run, run)
             writer = EventWriter(self.store, run_id, await self._persist(self.store.last_event_id, run_id), self._persist)
             writer.start()
             await self._run_agent(run, session, writer)
+
+    @contextlib.asynccontextmanager
+    async def _session_turn(self, session_id: str | None) -> AsyncIterator[None]:
+        """Hold the session's lock (in this process); forget the lock when nobody waits for it."""
+        if not session_id:
+            yield
+            return
+        entry = self._session_locks.setdefault(session_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._session_locks.pop(session_id, None)
 
     async def _run_agent(self, run: dict[str, Any], session: dict[str, Any] | None, writer: EventWriter) -> None:
         run_id = run["run_id"]

@@ -107,3 +107,24 @@ def test_tool_called_from_a_sibling_kernel_nests_in_the_run(spans, reply):
         agent.close()
     named = _by_name(spans)
     assert named["execute_tool double"].parent.span_id == named["invoke_agent remote"].context.span_id
+
+
+def test_otel_traces_exporter_console_exports_the_spans(tmp_path):
+    """An application (smolkernel serve) installs the SDK from OTEL_* variables; here in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from smolkernel import monitoring, CodeAgent\n"
+        "from smolkernel.models import ScriptedModel\n"
+        "assert monitoring.configure_tracing_from_env()\n"
+        "CodeAgent([], ScriptedModel(['```python\\nfinal_answer(1)\\n```']), name='exported', executor='local').run('x')\n"
+        "from opentelemetry import trace\n"
+        "trace.get_tracer_provider().shutdown()\n"
+    )
+    env = dict(os.environ, OTEL_TRACES_EXPORTER="console", OTEL_SERVICE_NAME="sk-test", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert '"name": "invoke_agent exported"' in done.stdout and '"name": "chat scripted"' in done.stdout
+    assert '"service.name": "sk-test"' in done.stdout
