@@ -1,5 +1,6 @@
 """Cost per model call from litellm's bundled price map (offline)."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -11,9 +12,9 @@ from smolkernel.monitoring import cost_of, price_usage
 
 
 def _litellm_prices(model: str) -> tuple[float, float]:
-    import litellm
-
-    table = json.loads((Path(litellm.__file__).parent / "model_prices_and_context_window_backup.json").read_text())
+    """The prices in litellm's own file (found without importing litellm, which takes seconds)."""
+    folder = importlib.util.find_spec("litellm").submodule_search_locations[0]
+    table = json.loads((Path(folder) / "model_prices_and_context_window_backup.json").read_text())
     return table[model]["input_cost_per_token"], table[model]["output_cost_per_token"]
 
 
