@@ -54,6 +54,7 @@ async def _clients(url: str, runs: int, clients: int, model_time: float) -> tupl
 
     latencies: list[float] = []
     outside: list[float] = []
+    reasons: list[str] = []
     failures = 0
     todo = iter(range(runs))
 
@@ -63,13 +64,15 @@ async def _clients(url: str, runs: int, clients: int, model_time: float) -> tupl
             began = time.perf_counter()
             try:
                 response = await http.post("/v1/runs", json={"task": f"bench {index}", "wait": True})
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 failures += 1
+                reasons.append(f"{type(exc).__name__}: {exc}")
                 continue
             elapsed = time.perf_counter() - began
             body = response.json()
             if response.status_code != 200 or body["status"] != "succeeded":
                 failures += 1
+                reasons.append(f"{response.status_code} {body.get('status')}: {body.get('error') or body.get('detail')}")
                 continue
             latencies.append(elapsed - model_time)
             outside.append(elapsed - sum(step["duration"] for step in body["steps"]))
@@ -80,6 +83,8 @@ async def _clients(url: str, runs: int, clients: int, model_time: float) -> tupl
         began = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         wall = time.perf_counter() - began
+    for reason in sorted(set(reasons))[:5]:
+        print(f"  failed run: {reason}", file=sys.stderr)
     return wall, latencies, outside, failures
 
 
