@@ -36,6 +36,8 @@ RECENT_KEPT = 200
 """Run ids kept in each owner's recent list."""
 FINISHED_RUN_TTL = 7 * 24 * 3600
 """Seconds a finished run and its events are kept."""
+MAX_CONNECTIONS = 512
+"""Connections to Redis per server process (commands wait for one beyond that)."""
 
 
 def _guard(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -88,14 +90,20 @@ class RedisStore(Store):
     async def start(self) -> None:
         import redis.asyncio as aioredis
 
-        self._client = aioredis.from_url(
-            self.url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=5, retry_on_timeout=False
+        # A blocking pool: at peak (many runs writing, SSE readers blocked in XREAD)
+        # a command waits for a free connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=MAX_CONNECTIONS, timeout=10, decode_responses=True,
+            socket_connect_timeout=2, socket_timeout=5, health_check_interval=5, retry_on_timeout=False,
         )
+        self._client = aioredis.Redis(connection_pool=pool)
 
     async def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
+            with contextlib.suppress(Exception):
+                await self._client.connection_pool.disconnect()
             self._client = None
 
     @property
