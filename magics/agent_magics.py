@@ -112,6 +112,7 @@ class AgentMagics(Magics):
                                                api_key_env, kind, executor, tools, memory_size,
                                                max_steps, timeout, imports, pickle, record
             %agent tools                       the tools configured and the @tool objects defined
+            %agent tools mcp COMMAND|URL       add an MCP server's tools to every agent
             %agent memory                      the memory of the latest agent
             %agent usage                       tokens per run and the session's totals
             %agent reset                       forget memories, stop sibling kernels (variables stay)
@@ -142,6 +143,9 @@ class AgentMagics(Magics):
     def _command(self, command: str, rest: str) -> Any:
         if command == "config":
             self._config(rest)
+            return None
+        if command == "tools" and rest.split(None, 1)[:1] == ["mcp"]:
+            self._add_mcp(rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else "")
             return None
         if command in ("save", "load"):
             from ._sharing import load_command, save_command
@@ -183,10 +187,29 @@ class AgentMagics(Magics):
         shown = ", ".join(f"{key}={_show(value)}" for key, value in changes.items())
         print(f"%agent defaults set: {shown}")
 
+    def _add_mcp(self, text: str) -> None:
+        """``%agent tools mcp [--timeout S] COMMAND ...|URL``."""
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(f"%agent tools mcp: cannot read the command: {exc}") from None
+        timeout = 30.0
+        if words and words[0].startswith("--timeout"):
+            key, eq, value = words[0].partition("=")
+            value, words = (value, words[1:]) if eq else ((words[1] if len(words) > 1 else ""), words[2:])
+            timeout = convert_value("timeout", value)
+        if not words:
+            raise UsageError("%agent tools mcp needs a server: a command (%agent tools mcp mcp-server-time) or a URL (%agent tools mcp http://127.0.0.1:8000/mcp)")
+        server = words[0] if len(words) == 1 and words[0].lower().startswith(("http://", "https://")) else words
+        tools = self.session.add_mcp_server(server, timeout=timeout)
+        print(f"MCP tools added for every agent of this notebook: {', '.join(t.name for t in tools) or '(the server has none)'}")
+
     def _show_tools(self) -> None:
         from smolkernel.tools import Tool
 
         configured = self.session.defaults.tools
+        for client in self.session.mcp_clients:
+            print(f"MCP server {client.label}: {', '.join(t.name for t in client.tools)}  (every agent gets these)")
         print(f"Configured tools: {', '.join(configured) if configured else '(none)'}  (set with %agent config tools=a,b or --tools a,b)")
         found = [(name, value) for name, value in self.shell.user_ns.items() if isinstance(value, Tool) and not name.startswith("_")]
         if not found:

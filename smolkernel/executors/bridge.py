@@ -8,6 +8,7 @@ channel::
     sibling: search("x")  ──►  input_request  prompt = MARKER + {"t": "search", "a": ["x"], "k": {}}
     host:    ToolBridge.handle(prompt): validate, run the tool (sync tools in the bridge's thread)
     host:    input_reply   value = {"ok": <json>} | {"repr": "<text>"} | {"pickle": ...} | {"error": "..."} | {"final": true}
+                           (+ "displays": [mime bundles] when the result holds Media: images, files)
     sibling: the stub returns the value, or raises ``ToolError`` / ends the execution
 
 Values cross as JSON: arguments must be JSON-serializable (numpy scalars and
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import AgentToolCallError
+from ..monitoring import tool_call
 from ..tools import FinalAnswer
 from ..tools.schema import python_annotation
 
@@ -154,7 +156,8 @@ class ToolBridge:
         """Run a tool: coroutine functions on the loop, everything else in the worker thread."""
         acall = getattr(target, "acall", None)
         if acall is not None and inspect.iscoroutinefunction(acall):
-            return await _guard_final(acall(*args, **kwargs))
+            with tool_call(getattr(target, "name", None) or "tool"):  # Tool.__call__ observes the sync path
+                return await _guard_final(acall(*args, **kwargs))
         if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None)):
             return await _guard_final(target(*args, **kwargs))
         loop = asyncio.get_running_loop()
@@ -178,6 +181,13 @@ class ToolBridge:
         return self._worker
 
     def _encode_result(self, value: Any) -> str:
+        value, displays = _split_media(value)
+        if displays:
+            # images and files from tools (MCP, Gradio) are shown in the sibling; the code gets their repr
+            try:
+                return json.dumps({"ok": value, "displays": displays}, allow_nan=True)
+            except (TypeError, ValueError, RecursionError):
+                return json.dumps({"repr": repr(value), "displays": displays})
         try:
             return json.dumps({"ok": value}, allow_nan=True)
         except (TypeError, ValueError, RecursionError):
@@ -194,6 +204,18 @@ class ToolBridge:
         if self._worker is not None:
             self._worker.shutdown(wait=False, cancel_futures=True)
             self._worker = None
+
+
+def _split_media(value: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """``Media`` in a tool result (itself, or items of a list): their mime bundles, and the value with their repr."""
+    from ..tools.media import Media
+
+    if isinstance(value, Media):
+        return repr(value), [value._repr_mimebundle_()]
+    if isinstance(value, (list, tuple)) and any(isinstance(item, Media) for item in value):
+        bundles = [item._repr_mimebundle_() for item in value if isinstance(item, Media)]
+        return [repr(item) if isinstance(item, Media) else item for item in value], bundles
+    return value, []
 
 
 def _call_guarded(target: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, Any]:

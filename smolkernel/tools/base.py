@@ -202,6 +202,24 @@ class Tool:
     def __repr__(self) -> str:
         return f"<Tool {self.usage()}>"
 
+    # -- tools from outside -------------------------------------------------
+
+    @classmethod
+    def from_space(cls, space_id_or_url: str, *, api_name: str | None = None, name: str | None = None,
+                   description: str | None = None, token: str | None = None, timeout: float = 120.0) -> Tool:
+        """A tool that calls one endpoint of a Gradio app (a Hugging Face Space or a URL).
+
+        Inputs come from the app's API description; files and images come
+        back as ``Media`` (shown as displays). See ``smolkernel.tools.space``.
+
+        Raises:
+            ConfigurationError: the app cannot be reached or has no such endpoint.
+            MissingExtraError: ``gradio_client`` is not installed.
+        """
+        from .space import SpaceTool
+
+        return SpaceTool(space_id_or_url, api_name=api_name, name=name, description=description, token=token, timeout=timeout)
+
 
 class FunctionTool(Tool):
     """A tool made by ``@tool`` from a plain function (instances set their own attributes)."""

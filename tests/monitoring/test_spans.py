@@ -3,7 +3,7 @@
 
 from smolkernel import CodeAgent, ToolCallingAgent
 from smolkernel.models import ScriptedModel
-from smolkernel.tools import tool
+from smolkernel.tools import Tool, tool
 
 
 @tool
@@ -97,16 +97,33 @@ def test_failed_run_marks_its_span_and_unknown_model_has_no_cost(spans):
     assert "smolkernel.cost_usd" not in _by_name(spans)["chat scripted"].attributes
 
 
-def test_tool_called_from_a_sibling_kernel_nests_in_the_run(spans, reply):
-    """The tool runs in the host's bridge thread; its span still has the run as parent."""
-    model = ScriptedModel([reply("```python\nfinal_answer(double(x=21))\n```")], model_id="gpt-4o-mini")
-    agent = CodeAgent([double], model, name="remote", executor="kernel")
+class AsyncAdd(Tool):
+    """A tool with an async ``acall`` (as MCP tools have): the bridge awaits it on the loop."""
+
+    name = "async_add"
+    description = "Add one."
+    inputs = {"x": {"type": "integer", "description": "a number"}}
+    output_type = "integer"
+
+    def forward(self, x: int) -> int:
+        return x + 1
+
+    async def acall(self, *args, **kwargs) -> int:
+        return self.forward(**self.bind_arguments(args, kwargs))
+
+
+def test_tools_called_from_a_sibling_kernel_nest_in_the_run(spans, reply):
+    """Sync tools run in the host's bridge thread, async ones on its loop; both spans have the run as parent."""
+    model = ScriptedModel([reply("```python\nfinal_answer(async_add(x=double(x=21)))\n```")], model_id="gpt-4o-mini")
+    agent = CodeAgent([double, AsyncAdd()], model, name="remote", executor="kernel")
     try:
-        assert agent.run("double in the kernel").output == 42
+        assert agent.run("double in the kernel").output == 43
     finally:
         agent.close()
     named = _by_name(spans)
-    assert named["execute_tool double"].parent.span_id == named["invoke_agent remote"].context.span_id
+    root = named["invoke_agent remote"].context.span_id
+    assert named["execute_tool double"].parent.span_id == root
+    assert named["execute_tool async_add"].parent.span_id == root
 
 
 def test_otel_traces_exporter_console_exports_the_spans(tmp_path):
