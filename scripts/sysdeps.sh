@@ -14,6 +14,7 @@ declare -A NEED=(
   [mmdebstrap]=mmdebstrap
   [node]=nodejs
   [npm]=npm
+  [docker-compose]=docker-compose
 )
 
 missing=()

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import inspect
 import json
 import pickle
@@ -56,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import AgentToolCallError
+from ..monitoring import tool_call
 from ..tools import FinalAnswer
 from ..tools.schema import python_annotation
 from ._bounds import MAX_NESTING, check_json_shape
@@ -181,14 +183,16 @@ class ToolBridge:
         """Run a tool: coroutine functions on the loop (cancelled on timeout), everything else in the worker thread."""
         acall = getattr(target, "acall", None)
         if acall is not None and inspect.iscoroutinefunction(acall):
-            return await _guard_final(acall(*args, **kwargs))
+            with tool_call(getattr(target, "name", None) or "tool"):  # Tool.__call__ observes the sync path
+                return await _guard_final(acall(*args, **kwargs))
         if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None)):
             return await _guard_final(target(*args, **kwargs))
         running = self.abandoned_calls()
         if len(running) >= MAX_ABANDONED_CALLS:
             raise AgentToolCallError(f"{len(running)} tool calls abandoned after timeouts are still running in the host "
                                      f"({', '.join(running)}); no more sync tool calls until they finish")
-        future = self._thread().submit(_call_guarded, target, args, kwargs)
+        context = contextvars.copy_context()  # the caller's span and active metrics go along to the thread
+        future = self._thread().submit(context.run, _call_guarded, target, args, kwargs)
         try:
             kind, value = await asyncio.wrap_future(future)
         except asyncio.CancelledError:

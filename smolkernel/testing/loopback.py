@@ -259,6 +259,7 @@ class LoopbackLLMServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 256  # many clients connecting at once (benchmarks) are queued, not reset
 
     def __init__(self, address: tuple[str, int], handler: type, *, owner: LoopbackLLMServer):
         self.owner = owner

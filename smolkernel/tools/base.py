@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from ..exceptions import AgentToolCallError, ToolDefinitionError
+from ..monitoring import tool_call
 from .schema import JSON_TYPES, check_value, python_annotation
 
 __all__ = ["Tool", "RESERVED_NAMES", "validate_tool", "check_unique_names"]
@@ -67,9 +68,10 @@ class Tool:
         Raises:
             AgentToolCallError: unknown, missing or mistyped arguments.
         """
-        arguments = self.bind_arguments(args, kwargs)
-        self.ensure_setup()
-        return self.forward(**arguments)
+        with tool_call(self.name):
+            arguments = self.bind_arguments(args, kwargs)
+            self.ensure_setup()
+            return self.forward(**arguments)
 
     def ensure_setup(self) -> None:
         """Run ``setup`` if it has not run yet (thread-safe)."""
