@@ -164,6 +164,9 @@ class AgentSession:
             client = MCPClient(server, timeout=timeout).connect()
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
+        for stale in [c for c in self.mcp_clients if c.label == client.label]:  # the cell ran again
+            self.mcp_clients.remove(stale)
+            stale.close()
         self.mcp_clients.append(client)
         return client.tools
 

@@ -173,6 +173,8 @@ class AgentSession:
     async def add_mcp_server(self, server: list[str] | str, *, timeout: float = 30.0) -> list[Tool]:
         """Connect to an MCP server (command or URL), add its tools, keep it open until the kernel stops.
 
+        Adding the same server again (a cell run twice) replaces the earlier connection.
+
         Raises:
             ConfigurationError: the server could not be started or reached.
         """
@@ -180,6 +182,9 @@ class AgentSession:
 
         client = MCPClient(server, timeout=timeout)
         await client.aconnect()
+        for stale in [c for c in self.mcp_clients if c.label == client.label]:  # the cell ran again
+            self.mcp_clients.remove(stale)
+            await stale.aclose()
         self.mcp_clients.append(client)
         tools = client.tools
         self.add_tools(tools)

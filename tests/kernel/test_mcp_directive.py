@@ -20,8 +20,9 @@ def test_tools_mcp_adds_a_servers_tools_for_the_agent(kernel, llm):
     run = kernel.execute(f"%tools mcp --timeout 20 {command}", timeout=90)
     assert run.status == "ok", run.text()
     assert "tools added from MCP: add" in run.stdout and "greet_person" in run.stdout
+    assert kernel.execute(f"%tools mcp --timeout 20 {command}", timeout=90).status == "ok"  # run again: replaces the server
     listing = kernel.execute("%tools").stdout
-    assert "add(a: int, b: int)" in listing and "MCP servers:" in listing and "edge_server.py" in listing
+    assert "add(a: int, b: int)" in listing and "MCP servers:" in listing and listing.count("edge_server.py") == 1
     llm.add_replies(code_reply("print(greet_person('Ada', title='Dr.'))\nimage = picture()"), code_reply("final_answer(add(40, 2))"))
     run = kernel.execute("Greet Ada and add 40 and 2", timeout=90)
     assert run.status == "ok", run.text()

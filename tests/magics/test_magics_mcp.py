@@ -19,8 +19,10 @@ def test_agent_tools_mcp_gives_every_agent_the_servers_tools(shell, loopback, ca
     result = run(shell, f"%agent tools mcp --timeout 20 {command}")
     assert result.success, result.error_in_exec
     assert "MCP tools added" in capsys.readouterr().out
+    assert run(shell, f"%agent tools mcp --timeout 20 {command}").success  # the cell again: one server, not two
+    capsys.readouterr()
     run(shell, "%agent tools")
-    assert "MCP server" in capsys.readouterr().out
+    assert capsys.readouterr().out.count("MCP server ") == 1
     assert run(shell, "%agent Add 40 and 2 with the server").result == 42
     assert run(shell, "%%agent --memory-size 1\nWeather in Oslo?").result == "clear"  # a second agent gets them too
     assert "add(a: int, b: int)" in server.chat_requests[0].messages[0]["content"]

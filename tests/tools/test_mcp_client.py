@@ -153,3 +153,28 @@ def test_server_that_exits_at_once_shows_its_error_output():
 def test_bad_server_argument(server):
     with pytest.raises(ConfigurationError, match="MCPClient"):
         MCPClient(server)
+
+
+def test_http_server_that_dies_gives_a_clear_error(edge_command):
+    """Our SDK-written server over streamable HTTP, killed between two calls."""
+    import subprocess
+
+    from mcp_helpers import free_port, wait_for_port
+
+    port = free_port()
+    process = subprocess.Popen([*edge_command, "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process, 120)
+        with MCPClient(f"http://127.0.0.1:{port}/mcp", timeout=60) as client:
+            add = by_name(client)["add"]
+            assert add(1, 2) == 3
+            process.kill()
+            process.wait(10)
+            start = time.monotonic()
+            with pytest.raises(ToolServerError, match="not available"):
+                add(1, 2)
+            assert time.monotonic() - start < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
