@@ -43,32 +43,58 @@ def _spec_module() -> Any:
     return spec
 
 
-def resolve_agent_source(agent: Any) -> tuple[AgentFactory, Any]:
+def resolve_agent_source(agent: Any, *, need_spec: bool = False) -> tuple[AgentFactory, Any]:
     """A factory of fresh agents, and the spec it builds from (None for a plain factory).
 
     ``agent`` is an agent (its ``to_spec()`` is used), an ``AgentSpec``, a path
     to a spec file, a spec dict, or a zero-argument callable returning agents.
+    An agent that no spec can describe (a model or tool made in code) still
+    runs locally: each input then gets a fresh agent of the same class, tools,
+    settings and model object.
 
     Raises:
-        ConfigurationError: the agent cannot be described by a spec, or the file is unusable.
+        ConfigurationError: the agent cannot be described by a spec (when
+            ``need_spec``), or the file is unusable.
     """
+    from ..spec import AgentSpec
+
     if isinstance(agent, (str, os.PathLike)):
-        spec = _spec_module().AgentSpec.from_file(agent)
+        spec = AgentSpec.from_file(agent)
         return spec.build, spec
     if isinstance(agent, dict):
-        spec = _spec_module().AgentSpec.from_dict(agent)
+        spec = AgentSpec.from_dict(agent)
         return spec.build, spec
-    if hasattr(agent, "arun") and hasattr(agent, "model"):
-        to_spec = getattr(agent, "to_spec", None)
-        if to_spec is None:
-            raise ConfigurationError(f"{type(agent).__name__} cannot describe itself as an AgentSpec; pass a factory function instead")
-        spec = to_spec()
-        return spec.build, spec
-    if hasattr(agent, "build") and hasattr(agent, "to_dict"):
+    if isinstance(agent, AgentSpec):
         return agent.build, agent
+    if hasattr(agent, "arun") and hasattr(agent, "model"):
+        try:
+            spec = agent.to_spec()
+        except ConfigurationError:
+            if need_spec:
+                raise
+            return _clone_factory(agent), None
+        return spec.build, spec
     if callable(agent):
         return agent, None
     raise ConfigurationError(f"agent must be an agent, an AgentSpec, a path to one, or a function making agents; got {type(agent).__name__}")
+
+
+def _clone_factory(agent: Any) -> AgentFactory:
+    """Fresh agents like ``agent``: same class, tools, model object and settings, empty memory."""
+    from ..agents.managed import ManagedAgentTool
+    from ..tools import FinalAnswerTool
+
+    tools = [t for t in agent.tools.values() if not isinstance(t, (FinalAnswerTool, ManagedAgentTool))]
+    options: dict[str, Any] = dict(
+        max_steps=agent.max_steps, memory_size=agent.memory.memory_size, planning_interval=agent.planning_interval,
+        name=agent.name, description=agent.description, instructions=agent.instructions, managed_agents=list(agent.managed_agents.values()),
+    )
+    executor = getattr(agent, "executor", None)
+    if executor is not None:
+        options["executor"] = executor.name
+        options["executor_options"] = {"timeout": executor.timeout}
+    cls = type(agent)
+    return lambda: cls(tools, agent.model, **options)
 
 
 def run_batch(agent: Any, inputs: Iterable[Any], **options: Any) -> BatchResult:
@@ -149,6 +175,8 @@ async def arun_batch(
                 else:
                     from .dask_backend import run_on_dask
 
+                    if spec is None:
+                        factory, spec = resolve_agent_source(agent, need_spec=True)
                     if spec is None:
                         raise ConfigurationError("the Dask backend ships an AgentSpec to its workers; pass an agent, a spec or a path, not a factory")
                     await run_on_dask(backend, spec.to_dict(), todo, finished, reporter, task=task, concurrency=concurrency,
