@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["ModelLimiter"]
 
@@ -73,6 +74,13 @@ class ModelLimiter:
         self.in_flight = 0
         """Calls under way now (all models)."""
         self._models: dict[str, _ModelState] = {}
+
+    def options(self) -> dict[str, Any]:
+        """The caps as keyword arguments (what a Dask worker's own limiter is made from)."""
+        return {
+            "max_concurrent": self.max_concurrent, "requests_per_minute": self.requests_per_minute, "tokens_per_minute": self.tokens_per_minute,
+            "max_pause": self.max_pause, "rate_limit_retries": self.rate_limit_retries,
+        }
 
     def _state(self, key: str) -> _ModelState:
         state = self._models.get(key)
