@@ -8,10 +8,12 @@ from smolkernel.testing import LoopbackLLMServer
 
 
 def two_step_reply(body: dict) -> str:
-    """Step 1 computes the task's length; step 2 answers it (tasks with 'boom' raise in step 1)."""
+    """Step 1 computes the task's length, step 2 answers it; tasks with 'sleep' hang, with 'fail' never answer."""
     steps_done = sum(1 for m in body["messages"] if m["role"] == "assistant")
     task = next(m["content"] for m in body["messages"] if m["role"] == "user" and m["content"].startswith("New task:"))
     text = task.split("\n", 1)[1]
+    if "fail" in text:
+        return "I cannot do that."
     if steps_done == 0:
         if "sleep" in text:
             return "```python\nimport time\ntime.sleep(30)\n```"
