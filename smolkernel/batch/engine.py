@@ -106,7 +106,7 @@ async def arun_batch(
     agent: Any,
     inputs: Iterable[Any],
     *,
-    task: str | None = None,
+    task: str | Callable[[Any], str] | None = None,
     concurrency: int = 16,
     results: str | os.PathLike[str] | None = None,
     resume: bool = True,
@@ -125,7 +125,7 @@ async def arun_batch(
             zero-argument function returning a fresh agent (local backend only).
         inputs: task strings, or dicts filled into ``task``.
         task: a ``str.format`` template (``"Classify: {text}"``); a string
-            input fills ``{input}``.
+            input fills ``{input}``. A function ``item -> str`` works locally.
         concurrency: tasks running at once (in total, also on Dask).
         results: a JSON-lines file written as each task finishes.
         resume: skip inputs that already have a line in ``results``; False
@@ -190,7 +190,7 @@ async def arun_batch(
 
 
 async def _run_local(factory: AgentFactory, todo: list[tuple[int, Any]], finished: Callable[[TaskResult], None], reporter: Progress, *,
-                     task: str | None, concurrency: int, timeout: float | None, retries: int, limiter: ModelLimiter, pool_size: int) -> None:
+                     task: str | Callable[[Any], str] | None, concurrency: int, timeout: float | None, retries: int, limiter: ModelLimiter, pool_size: int) -> None:
     """Run ``todo`` in this event loop, ``concurrency`` at a time."""
     runner = TaskRunner(factory, template=task, timeout=timeout, retries=retries, pool_size=pool_size)
     runner.prepare()

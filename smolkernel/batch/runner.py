@@ -27,15 +27,21 @@ MODEL_ERROR_MARK = "model call failed"
 """How a run's error says that its model call failed (the only failures ``retries`` repeats)."""
 
 
-def task_text(item: Any, template: str | None) -> str:
+def task_text(item: Any, template: str | Callable[[Any], str] | None) -> str:
     """The task for one input: the input itself, or ``template`` filled from it.
 
     A dict fills the template's fields (``"Classify: {text}"``); anything
     else fills ``{input}``. A dict without a template needs a ``task`` key.
+    A callable template makes the task from the item itself.
 
     Raises:
         ConfigurationError: a field is missing or the input cannot make a task.
     """
+    if callable(template):
+        try:
+            return template(item)
+        except Exception as exc:
+            raise ConfigurationError(f"the task could not be made from input {item!r}: {exc}") from None
     try:
         if template is not None:
             if isinstance(item, Mapping):
@@ -72,7 +78,7 @@ class TaskRunner:
             first agent's executor class with its ``timeout``).
     """
 
-    def __init__(self, factory: AgentFactory, *, template: str | None = None, timeout: float | None = None, retries: int = 0,
+    def __init__(self, factory: AgentFactory, *, template: str | Callable[[Any], str] | None = None, timeout: float | None = None, retries: int = 0,
                  pool_size: int = 4, executor_factory: Callable[[], Any] | None = None) -> None:
         if retries < 0:
             raise ValueError("retries must be 0 or more")
