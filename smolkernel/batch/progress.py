@@ -144,8 +144,9 @@ class ViewProgress(NoProgress):
 
     def started(self) -> None:
         """Count a running task."""
-        if hasattr(self.view, "started"):
-            self.view.started()
+        started = getattr(self.view, "started", None)
+        if callable(started):
+            started()
 
     def record(self, result: TaskResult) -> None:
         """Count a finished task."""
