@@ -37,12 +37,6 @@ DEFAULT_POOL_SIZE = 8
 """Most warm kernels a batch keeps for ``kernel``/``sandbox`` executors."""
 
 
-def _spec_module() -> Any:
-    from .. import spec
-
-    return spec
-
-
 def resolve_agent_source(agent: Any, *, need_spec: bool = False) -> tuple[AgentFactory, Any]:
     """A factory of fresh agents, and the spec it builds from (None for a plain factory).
 
@@ -169,24 +163,34 @@ async def arun_batch(
 
         try:
             if todo:
-                if backend == "local" or backend is None:
-                    await _run_local(factory, todo, finished, reporter, task=task, concurrency=concurrency, timeout=timeout,
-                                     retries=retries, limiter=limiter or ModelLimiter(), pool_size=pool_size or min(concurrency, DEFAULT_POOL_SIZE))
-                else:
-                    from .dask_backend import run_on_dask
-
-                    if spec is None:
-                        factory, spec = resolve_agent_source(agent, need_spec=True)
-                    if spec is None:
-                        raise ConfigurationError("the Dask backend ships an AgentSpec to its workers; pass an agent, a spec or a path, not a factory")
-                    await run_on_dask(backend, spec.to_dict(), todo, finished, reporter, task=task, concurrency=concurrency,
-                                      timeout=timeout, retries=retries, limiter=limiter, pool_size=pool_size)
+                await _dispatch(agent, factory, spec, backend, todo, finished, reporter, task=task, concurrency=concurrency,
+                                timeout=timeout, retries=retries, limiter=limiter, pool_size=pool_size)
         finally:
             reporter.finish()
         return BatchResult(done.values(), duration=time.perf_counter() - began, results_path=str(results) if results is not None else None)
     finally:
         if sink is not None:
             sink.close()
+
+
+async def _dispatch(agent: Any, factory: AgentFactory, spec: Any, backend: Any, todo: list[tuple[int, Any]],
+                    finished: Callable[[TaskResult], None], reporter: Progress, *, task: str | Callable[[Any], str] | None,
+                    concurrency: int, timeout: float | None, retries: int, limiter: ModelLimiter | None, pool_size: int | None) -> None:
+    """Run ``todo`` on the chosen backend."""
+    if backend == "local" or backend is None:
+        await _run_local(factory, todo, finished, reporter, task=task, concurrency=concurrency, timeout=timeout, retries=retries,
+                         limiter=limiter or ModelLimiter(), pool_size=pool_size or min(concurrency, DEFAULT_POOL_SIZE))
+        return
+    from .dask_backend import run_on_dask
+
+    if spec is None:
+        factory, spec = resolve_agent_source(agent, need_spec=True)
+    if spec is None:
+        raise ConfigurationError("the Dask backend ships an AgentSpec to its workers; pass an agent, a spec or a path, not a factory")
+    if callable(task):
+        raise ConfigurationError("the Dask backend ships the task template to its workers: give a str.format template, not a function")
+    await run_on_dask(backend, spec.to_dict(), todo, finished, reporter, task=task, concurrency=concurrency, timeout=timeout,
+                      retries=retries, limiter=limiter, pool_size=pool_size)
 
 
 async def _run_local(factory: AgentFactory, todo: list[tuple[int, Any]], finished: Callable[[TaskResult], None], reporter: Progress, *,
