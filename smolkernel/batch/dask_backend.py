@@ -115,7 +115,7 @@ def _drive(backend: Any, spec: dict[str, Any], todo: list[tuple[int, Any]], deli
         return future
 
     try:
-        stream = as_completed([submit(i, x) for i, x in _take(pending, concurrency)])
+        stream = as_completed([submit(i, x) for i, x in _take(pending, concurrency)], loop=client.loop)
         for future in stream:
             index = by_key.pop(future.key)
             try:
