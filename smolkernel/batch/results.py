@@ -160,14 +160,12 @@ class BatchResult(Sequence[TaskResult]):
         """A ``pandas.DataFrame`` with one row per input, indexed by ``index``.
 
         Raises:
-            MissingExtraError: pandas is not installed.
+            ConfigurationError: pandas is not installed.
         """
         try:
             import pandas as pd
         except ImportError:
-            from ..exceptions import MissingExtraError
-
-            raise MissingExtraError("pandas", "pandas", "BatchResult.to_pandas()") from None
+            raise ConfigurationError("BatchResult.to_pandas() needs pandas, which is not installed: pip install pandas") from None
         rows = []
         for r in self._results:
             rows.append({
