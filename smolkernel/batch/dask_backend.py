@@ -1,10 +1,12 @@
 """The Dask backend: the batch's tasks run on a ``distributed`` cluster's workers.
 
-Only data crosses to the workers: the agent's spec (a dict), one input and
-the settings per task. Each task is a coroutine function, so a worker runs it
-on its own event loop (no thread is blocked, and its networking goes on);
-a worker runs as many at once as it has task slots (``--nthreads``; they
-cost no threads here). On each worker one :class:`TaskRunner` per spec builds
+Only data crosses to the workers: the agent's spec (a dict), a few inputs
+and the settings per Dask task. Each task is a coroutine function, so a
+worker runs it on its own event loop (no thread is blocked, and its
+networking goes on), and runs its inputs concurrently; a worker runs as many
+such tasks at once as it has task slots (``--nthreads``; they cost no
+threads here). Inputs travel in groups of up to ten (``chunk_size``) because
+a Dask task costs more scheduling than a model call does. On each worker one :class:`TaskRunner` per spec builds
 a fresh agent per input and keeps the shared pieces warm (the HTTP model's
 connections, a kernel pool). The driver keeps ``concurrency`` tasks in flight
 and writes each result to the JSON-lines file as it arrives, through
@@ -26,7 +28,7 @@ from .limiter import ModelLimiter
 from .progress import Progress
 from .results import TaskResult
 
-__all__ = ["run_on_dask", "run_task_on_worker"]
+__all__ = ["run_on_dask", "run_task_on_worker", "chunk_size"]
 
 _RUNNERS: dict[tuple[int, str], Any] = {}
 _LIMITERS: dict[tuple[int, str], ModelLimiter] = {}
@@ -51,19 +53,25 @@ def _runner_for(spec: dict[str, Any], settings: dict[str, Any]) -> Any:
     return runner, _LIMITERS[limiter_key]
 
 
-async def run_task_on_worker(spec: dict[str, Any], index: int, item: Any, settings: dict[str, Any]) -> dict[str, Any]:
-    """Run one input on the worker (a coroutine: Dask runs it on the worker's event loop).
+async def run_task_on_worker(spec: dict[str, Any], pairs: list[tuple[int, Any]], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run a few inputs concurrently on the worker (a coroutine: Dask runs it on the worker's event loop).
 
     Returns:
-        The TaskResult as a JSON-safe dict.
+        Their TaskResults as JSON-safe dicts.
     """
     runner, limiter = _runner_for(spec, settings)
     token = CALL_GATE.set(limiter)
     try:
-        result = await runner.run(index, item)
+        results = await asyncio.gather(*(runner.run(index, item) for index, item in pairs))
     finally:
         CALL_GATE.reset(token)
-    return result.to_dict()
+    return [result.to_dict() for result in results]
+
+
+def chunk_size(concurrency: int) -> int:
+    """Inputs per Dask task: one task per input costs the scheduler more than a model call
+    costs us, so inputs travel in small groups while ``concurrency`` stays the total in flight."""
+    return max(1, min(10, concurrency // 10))
 
 
 def _client_for(backend: Any) -> tuple[Any, bool]:
@@ -106,31 +114,45 @@ def _drive(backend: Any, spec: dict[str, Any], todo: list[tuple[int, Any]], deli
     batch_id = uuid.uuid4().hex[:8]
     items = dict(todo)
     pending = iter(todo)
-    by_key: dict[str, int] = {}
+    size = chunk_size(concurrency)
+    by_key: dict[str, list[int]] = {}
 
-    def submit(index: int, item: Any) -> Any:
-        future = client.submit(run_task_on_worker, spec, index, item, settings, key=f"smolkernel-batch-{batch_id}-{index}", pure=False)
-        by_key[future.key] = index
-        started()
+    def submit(pairs: list[tuple[int, Any]]) -> Any:
+        future = client.submit(run_task_on_worker, spec, pairs, settings, key=f"smolkernel-batch-{batch_id}-{pairs[0][0]}", pure=False)
+        by_key[future.key] = [index for index, _ in pairs]
+        for _ in pairs:
+            started()
         return future
 
     try:
-        stream = as_completed([submit(i, x) for i, x in _take(pending, concurrency)], loop=client.loop)
+        first = [submit(chunk) for chunk in _chunks(pending, size, max(1, concurrency // size))]
+        stream = as_completed(first, loop=client.loop)
         for future in stream:
-            index = by_key.pop(future.key)
+            indexes = by_key.pop(future.key)
             try:
-                data = future.result()
-                result = TaskResult.from_dict(data)
+                results = [TaskResult.from_dict(data) for data in future.result()]
             except Exception as exc:  # e.g. KilledWorker after too many lost workers
-                result = TaskResult(index=index, input=items[index], error=f"the Dask task failed: {type(exc).__name__}: {exc}")
-            result.input = items[index]
-            deliver(result)
+                results = [TaskResult(index=i, input=items[i], error=f"the Dask task failed: {type(exc).__name__}: {exc}") for i in indexes]
+            for result in results:
+                result.input = items[result.index]
+                deliver(result)
             future.release()
-            for index_next, item_next in _take(pending, 1):
-                stream.add(submit(index_next, item_next))
+            for chunk in _chunks(pending, size, 1):
+                stream.add(submit(chunk))
     finally:
         if owned:
             client.close()
+
+
+def _chunks(iterator: Any, size: int, count: int) -> list[list[tuple[int, Any]]]:
+    """Up to ``count`` lists of up to ``size`` pairs each from ``iterator``."""
+    chunks = []
+    for _ in range(count):
+        chunk = _take(iterator, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return chunks
 
 
 def _take(iterator: Any, count: int) -> list[tuple[int, Any]]:

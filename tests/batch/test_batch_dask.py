@@ -27,10 +27,11 @@ def cluster():
 
 
 def test_tasks_run_on_the_workers_and_stream_to_the_file(cluster, tmp_path):
+    """Concurrency 20 sends the inputs in pairs (chunk_size), each pair run concurrently on a worker."""
     _, client = cluster
     out = tmp_path / "r.jsonl"
     with LoopbackLLMServer(two_step_reply, latency=0.05) as server:
-        result = run_batch(loopback_spec(server), [f"task {i}" for i in range(16)], backend=client, concurrency=8, results=out, progress=False)
+        result = run_batch(loopback_spec(server), [f"task {i}" for i in range(16)], backend=client, concurrency=20, results=out, progress=False)
     assert result.succeeded == 16
     assert result.outputs == [len(f"task {i}") for i in range(16)]
     assert sorted(json.loads(line)["index"] for line in out.read_text().splitlines()) == list(range(16))
