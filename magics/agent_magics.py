@@ -35,7 +35,7 @@ from ._views import RunDisplay, open_run_view, show_memory, show_usage
 
 __all__ = ["AgentMagics", "load_ipython_extension", "unload_ipython_extension"]
 
-SUBCOMMANDS = ("config", "tools", "memory", "usage", "reset", "export")
+SUBCOMMANDS = ("config", "tools", "memory", "usage", "reset", "export", "save", "load")
 """Words that make ``%agent`` a command instead of a task."""
 
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
@@ -103,7 +103,7 @@ class AgentMagics(Magics):
     @no_var_expand
     @line_magic("agent")
     @_run_options("agent")
-    @argument("task", nargs="*", help="the task (or a command: config, tools, memory, usage, reset, export)")
+    @argument("task", nargs="*", help="the task (or a command: config, tools, memory, usage, reset, export, save, load)")
     def agent_line(self, line: str) -> Any:
         """A one-line task, or a command for the agents of this notebook.
 
@@ -114,10 +114,15 @@ class AgentMagics(Magics):
                                                api_key_env, kind, executor, tools, memory_size,
                                                max_steps, timeout, imports, pickle, record
             %agent tools                       the tools configured and the @tool objects defined
+            %agent tools mcp COMMAND|URL       add an MCP server's tools to every agent
             %agent memory                      the memory of the latest agent
             %agent usage                       tokens per run and the session's totals
             %agent reset                       forget memories, stop sibling kernels (variables stay)
             %agent export                      put the last run's code in a new cell
+            %agent save FOLDER|hub:ORG/NAME    save the latest agent (spec, tool code, requirements)
+                 [--public] [--message TEXT]   or push it to the Hub
+            %agent load FOLDER|hub:ORG/NAME    make a saved agent the notebook's agent
+                 [--trust-remote-code] [--revision REV]
 
         Anything else is a task, after optional options:
         ``%agent --max-steps 3 Give the mean of {column}``. A task that
@@ -127,7 +132,7 @@ class AgentMagics(Magics):
         """
         words = line.strip().split(None, 1)
         if not words:
-            raise UsageError("%agent needs a task or a command (config, tools, memory, usage, reset, export); see %agent?")
+            raise UsageError("%agent needs a task or a command (config, tools, memory, usage, reset, export, save, load); see %agent?")
         command, rest = words[0], (words[1] if len(words) > 1 else "")
         if command in SUBCOMMANDS:
             return self._command(command, rest)
@@ -137,10 +142,17 @@ class AgentMagics(Magics):
 
     # -- commands -----------------------------------------------------------------
 
-    def _command(self, command: str, rest: str) -> None:
+    def _command(self, command: str, rest: str) -> Any:
         if command == "config":
             self._config(rest)
-            return
+            return None
+        if command == "tools" and rest.split(None, 1)[:1] == ["mcp"]:
+            self._add_mcp(rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else "")
+            return None
+        if command in ("save", "load"):
+            from ._sharing import load_command, save_command
+
+            return load_command(self.session, rest) if command == "load" else save_command(self.session, rest)
         if rest.strip():
             raise UsageError(f"%agent {command} takes no arguments; for a task that begins with {command!r}, use a %%agent cell")
         if command == "tools":
@@ -177,10 +189,29 @@ class AgentMagics(Magics):
         shown = ", ".join(f"{key}={_show(value)}" for key, value in changes.items())
         print(f"%agent defaults set: {shown}")
 
+    def _add_mcp(self, text: str) -> None:
+        """``%agent tools mcp [--timeout S] COMMAND ...|URL``."""
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(f"%agent tools mcp: cannot read the command: {exc}") from None
+        timeout = 30.0
+        if words and words[0].startswith("--timeout"):
+            key, eq, value = words[0].partition("=")
+            value, words = (value, words[1:]) if eq else ((words[1] if len(words) > 1 else ""), words[2:])
+            timeout = convert_value("timeout", value)
+        if not words:
+            raise UsageError("%agent tools mcp needs a server: a command (%agent tools mcp mcp-server-time) or a URL (%agent tools mcp http://127.0.0.1:8000/mcp)")
+        server = words[0] if len(words) == 1 and words[0].lower().startswith(("http://", "https://")) else words
+        tools = self.session.add_mcp_server(server, timeout=timeout)
+        print(f"MCP tools added for every agent of this notebook: {', '.join(t.name for t in tools) or '(the server has none)'}")
+
     def _show_tools(self) -> None:
         from smolkernel.tools import Tool
 
         configured = self.session.defaults.tools
+        for client in self.session.mcp_clients:
+            print(f"MCP server {client.label}: {', '.join(t.name for t in client.tools)}  (every agent gets these)")
         print(f"Configured tools: {', '.join(configured) if configured else '(none)'}  (set with %agent config tools=a,b or --tools a,b)")
         found = [(name, value) for name, value in self.shell.user_ns.items() if isinstance(value, Tool) and not name.startswith("_")]
         if not found:

@@ -12,6 +12,8 @@ declare -A NEED=(
   [redis-server]=redis-server
   [dockerd]=docker.io
   [mmdebstrap]=mmdebstrap
+  [node]=nodejs
+  [npm]=npm
 )
 
 missing=()

@@ -7,6 +7,8 @@
     │   ├── AgentParsingError      reply has no code / malformed tool call
     │   ├── AgentToolCallError     unknown tool, bad arguments
     │   ├── AgentToolExecutionError  a tool raised
+    │   │   └── ToolServerError    a tool's server (MCP, Gradio app) failed,
+    │   │                          died or did not answer in time
     │   ├── AgentExecutionError    generated code raised
     │   └── ModelCallError         the model call failed (HTTP error, timeout,
     │                              malformed reply) after its retries
@@ -39,6 +41,7 @@ __all__ = [
     "AgentParsingError",
     "AgentToolCallError",
     "AgentToolExecutionError",
+    "ToolServerError",
     "AgentExecutionError",
     "ModelCallError",
     "ConfigurationError",
@@ -80,6 +83,10 @@ class AgentToolCallError(AgentError):
 
 class AgentToolExecutionError(AgentError):
     """A tool raised while running."""
+
+
+class ToolServerError(AgentToolExecutionError):
+    """The server behind a tool (an MCP server, a Gradio app) failed, died or timed out."""
 
 
 class AgentExecutionError(AgentError):

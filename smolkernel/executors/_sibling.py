@@ -92,6 +92,8 @@ def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
     raw_input = _STATE["raw_input"]
     request, answer_as_text = _encode(name, args, kwargs)
     reply = json.loads(raw_input(MARKER + request))
+    for bundle in reply.get("displays", ()):
+        _STATE["shell"].display_pub.publish(data=bundle, metadata={})
     if "ok" in reply:
         return reply["ok"]
     if "repr" in reply:

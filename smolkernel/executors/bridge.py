@@ -8,6 +8,7 @@ channel::
     sibling: search("x")  ──►  input_request  prompt = MARKER + {"t": "search", "a": ["x"], "k": {}}
     host:    ToolBridge.handle(prompt): validate, run the tool (sync tools in the bridge's thread)
     host:    input_reply   value = {"ok": <json>} | {"repr": "<text>"} | {"pickle": ...} | {"error": "..."} | {"final": true}
+                           (+ "displays": [mime bundles] when the result holds Media: images, files)
     sibling: the stub returns the value, or raises ``ToolError`` / ends the execution
 
 Values cross as JSON: arguments must be JSON-serializable (numpy scalars and
@@ -175,6 +176,13 @@ class ToolBridge:
         return self._worker
 
     def _encode_result(self, value: Any) -> str:
+        value, displays = _split_media(value)
+        if displays:
+            # images and files from tools (MCP, Gradio) are shown in the sibling; the code gets their repr
+            try:
+                return json.dumps({"ok": value, "displays": displays}, allow_nan=True)
+            except (TypeError, ValueError, RecursionError):
+                return json.dumps({"repr": repr(value), "displays": displays})
         try:
             return json.dumps({"ok": value}, allow_nan=True)
         except (TypeError, ValueError, RecursionError):
@@ -191,6 +199,18 @@ class ToolBridge:
         if self._worker is not None:
             self._worker.shutdown(wait=False, cancel_futures=True)
             self._worker = None
+
+
+def _split_media(value: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """``Media`` in a tool result (itself, or items of a list): their mime bundles, and the value with their repr."""
+    from ..tools.media import Media
+
+    if isinstance(value, Media):
+        return repr(value), [value._repr_mimebundle_()]
+    if isinstance(value, (list, tuple)) and any(isinstance(item, Media) for item in value):
+        bundles = [item._repr_mimebundle_() for item in value if isinstance(item, Media)]
+        return [repr(item) if isinstance(item, Media) else item for item in value], bundles
+    return value, []
 
 
 def _call_guarded(target: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, Any]:

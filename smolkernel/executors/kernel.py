@@ -85,6 +85,7 @@ class KernelExecutor(Executor):
     """
 
     name = "kernel"
+    runs_ipython = True
     interrupt_mode = "signal"
 
     def __init__(
@@ -372,7 +373,7 @@ class KernelExecutor(Executor):
                 allow_stdin=True,
                 stop_on_error=False,
             )
-        waiter = _ExecutionWaiter(self, self._msg_id, self.max_output_chars)
+        waiter = self._new_waiter(self._msg_id)
         started = time.perf_counter()
         state = await waiter.wait(timeout)
         output = waiter.collector.to_output(time.perf_counter() - started)
@@ -385,6 +386,10 @@ class KernelExecutor(Executor):
             output.is_final_answer = True
             output.error = None
         return output, state
+
+    def _new_waiter(self, msg_id: str) -> _ExecutionWaiter:
+        """The reader of one execution's messages (transports other than ZMQ override it)."""
+        return _ExecutionWaiter(self, msg_id, self.max_output_chars)
 
     # -- completion and inspection ---------------------------------------------
 

@@ -181,8 +181,42 @@ class Tool:
 
         return from_smolagents(tool)
 
+    def save(self, folder: Any) -> Any:
+        """Write ``tool.py`` (its source and what it uses) and ``requirements.txt`` into ``folder``."""
+        from ..sharing.tool_files import save_tool
+
+        return save_tool(self, folder)
+
+    def push_to_hub(self, repo_id: str, *, token: str | None = None, private: bool = True, commit_message: str | None = None, **options: Any) -> str:
+        """Share this tool on the Hub (``tool.py`` + ``requirements.txt``); load it with ``smolkernel.load_tool``.
+
+        Returns:
+            The commit id of the new revision.
+        """
+        from ..sharing.hub import push_tool
+
+        return push_tool(self, repo_id, token=token, private=private, commit_message=commit_message, **options)
+
     def __repr__(self) -> str:
         return f"<Tool {self.usage()}>"
+
+    # -- tools from outside -------------------------------------------------
+
+    @classmethod
+    def from_space(cls, space_id_or_url: str, *, api_name: str | None = None, name: str | None = None,
+                   description: str | None = None, token: str | None = None, timeout: float = 120.0) -> Tool:
+        """A tool that calls one endpoint of a Gradio app (a Hugging Face Space or a URL).
+
+        Inputs come from the app's API description; files and images come
+        back as ``Media`` (shown as displays). See ``smolkernel.tools.space``.
+
+        Raises:
+            ConfigurationError: the app cannot be reached or has no such endpoint.
+            MissingExtraError: ``gradio_client`` is not installed.
+        """
+        from .space import SpaceTool
+
+        return SpaceTool(space_id_or_url, api_name=api_name, name=name, description=description, token=token, timeout=timeout)
 
 
 class FunctionTool(Tool):
