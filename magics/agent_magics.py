@@ -56,7 +56,9 @@ def _add_run_options(func: Any, prog: str) -> Any:
         argument("--executor", help="where code runs: local (this notebook's namespace, default), kernel, sandbox"),
         argument("--tools", help="comma-separated names of @tool functions defined in the notebook"),
         argument("--vars", help="comma-separated variables to give the agent (sent to kernel/sandbox executors)"),
-        argument("--out", help="also store the final answer in this variable"),
+        argument("--out", help="also store the final answer in this variable (with --over: the results DataFrame)"),
+        argument("--over", help="run the task once per item of this list, Series or DataFrame (rows fill {column}), as a batch"),
+        argument("--concurrency", help="with --over: items at once (default 16)"),
         argument("--max-steps", dest="max_steps", help="steps before the run gives up (default 10)"),
         argument("--memory-size", dest="memory_size", help="past tasks remembered across cells (default 5)"),
         argument("--record", help="append every model call to this cassette file (replay with --model replay:FILE)"),
@@ -254,6 +256,8 @@ class AgentMagics(Magics):
         """Run ``text`` as a task with the options in ``args``; return the final answer."""
         config = self._config_from(args)
         namespace = self.shell.user_ns
+        if args.over is not None:
+            return self._run_over(args, text, config)
         task = fill_task(text.strip(), namespace)
         if not task:
             raise UsageError("the task is empty; write it in the cell below %%agent (or after %agent)")
@@ -272,6 +276,18 @@ class AgentMagics(Magics):
         if args.out is not None:
             namespace[args.out] = result.output
         return result.output
+
+    def _run_over(self, args: Any, text: str, config: AgentConfig) -> Any:
+        """``--over VAR``: the task for every item, fresh agents like this cell's; a DataFrame of results."""
+        from ._batch import run_over
+
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out needs a variable name, got {args.out!r}")
+        concurrency = convert_value("max_steps", args.concurrency) if args.concurrency is not None else 16
+        frame = run_over(self.shell, self.session.agent_for(config), text, args.over, concurrency=concurrency, timeout=None)
+        if args.out is not None:
+            self.shell.user_ns[args.out] = frame
+        return frame
 
     def _check(self, outcome: RunOutcome, view: RunDisplay, config: AgentConfig) -> Any:
         """The run's result, or a short UsageError saying what went wrong and what to do."""

@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("smolkernel.serve.cli", "add_serve_command"),
     ("smolkernel.executors.docker_image", "add_image_command"),
     ("smolkernel.tools.mcp_agent_server", "add_mcp_command"),
+    ("smolkernel.batch.cli", "add_batch_command"),
 )
 """(module, registering function) for every subcommand group."""
 

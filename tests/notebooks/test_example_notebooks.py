@@ -58,7 +58,7 @@ def result_of(cell) -> str:
 
 
 def test_every_notebook_is_covered():
-    assert set(ALL) == {"quickstart.ipynb", "magics.ipynb", "tools.ipynb", "multi_agent.ipynb", "tools_and_sharing.ipynb"}
+    assert set(ALL) == {"quickstart.ipynb", "magics.ipynb", "tools.ipynb", "multi_agent.ipynb", "tools_and_sharing.ipynb", "batch.ipynb"}
     for name in ALL:
         first = nbformat.read(NOTEBOOKS / name, as_version=4).cells[0]
         assert first.cell_type == "markdown" and "offline" in first.source.lower(), name
@@ -88,6 +88,15 @@ def test_multi_agent(tmp_path, jupyter_path):
     cells = execute("multi_agent.ipynb", tmp_path)
     assert "solar capacity grew 78% and wind 26%" in texts(cells[4])
     assert result_of(cells[4]) == "(True, 3, ['researcher', 'analyst'])"
+
+
+def test_batch(tmp_path, jupyter_path):
+    cells = execute("batch.ipynb", tmp_path)
+    assert "200/200 (200 done, 0 failed)" in texts(cells[6])  # the BatchView's snapshot
+    assert "200 answered, accuracy 100%" in texts(cells[7])
+    assert "120 tasks: 120 succeeded, 0 failed" in texts(cells[9])
+    assert "200 tasks: 200 succeeded, 0 failed | model calls in this run: 80" in texts(cells[10])  # only the 80 not yet done
+    assert "lines in the file: 200" in texts(cells[10])
 
 
 def test_magics_report(tmp_path, jupyter_path):
