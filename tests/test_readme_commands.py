@@ -50,8 +50,8 @@ def test_command_is_runnable_as_written(command):
             if "=" not in target:
                 assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.M), f"make {target}: no such target"
         return
-    if program in ("docker", "docker-compose", "redis-server", "curl"):
-        return  # system tools, documented for the reader's own machine
+    if program in ("docker", "docker-compose", "redis-server", "curl", "pip"):
+        return  # system tools and installs, documented for the reader's own machine
     assert program.startswith(".venv/bin/"), f"{command!r}: call programs as .venv/bin/NAME (the venv may not be active)"
     executable = VENV_BIN / program.removeprefix(".venv/bin/")
     assert executable.exists(), f"{command!r}: {executable} is not installed by make"

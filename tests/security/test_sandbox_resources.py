@@ -130,7 +130,9 @@ async def test_threads_left_spinning_after_a_timeout_get_a_fresh_kernel() -> Non
         await asyncio.wait_for(executor.start(), 60)
         code = "import threading, time\ndef spin():\n    while True:\n        pass\nthreading.Thread(target=spin, daemon=True).start()\ntime.sleep(60)"
         result = await asyncio.wait_for(executor.run(code), 60)
-        assert "kept running" in result.error and result.workspace_lost, result.error
+        # the spinning thread holds the GIL: the interrupt lands late ("did not stop") or the
+        # main code stops and the thread keeps going ("kept running"); either way a fresh kernel
+        assert result.workspace_lost and ("kept running" in result.error or "did not stop" in result.error), result.error
         executor.timeout = 20
         assert (await asyncio.wait_for(executor.run("'spin' in globals()"), 30)).output == "False"
         assert not still_busy(executor.pid)  # the spinning thread died with the old kernel
