@@ -37,7 +37,7 @@ import pickle
 import signal
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,16 @@ __all__ = ["KernelExecutor"]
 POLL_SECONDS = 0.25
 """How often a silent kernel is checked for life (a dead one is noticed within this)."""
 _STATUS_EXPRESSION = "__import__('sys').modules['_smolkernel_bridge'].status()"
+_USER_CELL = "__import__('sys').modules['_smolkernel_bridge'].user_cell()"
 _LOST_NOTE = "[the kernel had stopped and was restarted: the workspace was lost]\n"
 REQUEST_TIMEOUT = 5.0
 """Seconds ``complete`` and ``inspect`` wait by default (for the lock and the reply)."""
+
+MessageHook = Callable[[str, dict[str, Any]], None]
+"""Called with ``(msg_type, content)`` for each IOPub message of a run, as it arrives, and
+once with ``("execute_reply", content)``; lets a caller forward the run live (``%%python``)."""
+InputHook = Callable[[str, bool], Awaitable[str]]
+"""Answers an ``input()`` of the code: ``(prompt, password) -> text`` (``"\x04"``: end of file)."""
 
 
 class KernelExecutor(Executor):
@@ -143,7 +150,8 @@ class KernelExecutor(Executor):
 
     def kernel_command(self, connection_file: str, socket_dir: Path) -> list[str]:
         """The argv that starts the sibling (``SandboxExecutor`` wraps it in bubblewrap)."""
-        return [self.python, "-m", "ipykernel_launcher", "-f", connection_file, "--quiet"]
+        # no history database: generated code must not land in the user's IPython history
+        return [self.python, "-m", "ipykernel_launcher", "-f", connection_file, "--quiet", "--HistoryManager.enabled=False"]
 
     def sibling_env(self) -> dict[str, str]:
         """The environment the sibling starts with."""
@@ -278,11 +286,15 @@ class KernelExecutor(Executor):
 
     # -- running code --------------------------------------------------------
 
-    async def run(self, code: str) -> CodeOutput:
+    async def run(self, code: str, *, on_message: MessageHook | None = None, on_input: InputHook | None = None) -> CodeOutput:
         """Run ``code`` in the sibling's workspace and report what happened.
 
         Tool calls are served while the code runs. Timeouts, a dying kernel
-        and tool errors are reported in the result, not raised.
+        and tool errors are reported in the result, not raised. ``on_message``
+        sees every message of the run as it arrives. With ``on_input`` the
+        code runs as the user's own: its ``input()`` is answered by
+        ``on_input`` (the wait does not count toward the timeout) and errors
+        keep IPython's full traceback; without it ``input()`` raises.
 
         Raises:
             ExecutorError: only when the sibling cannot be (re)started.
@@ -290,7 +302,9 @@ class KernelExecutor(Executor):
         await self.start()
         async with self._lock:
             lost = await self._revive_locked()
-            result, state = await self._execute(code, timeout=self.timeout)
+            if on_input is not None:  # the user's own code (%%python): input() and tracebacks as in Python
+                await self._internal(_USER_CELL)
+            result, state = await self._execute(code, timeout=self.timeout, on_message=on_message, on_input=on_input)
             if state != "ok":
                 await self._recover(result, state)
             if lost:
@@ -353,7 +367,10 @@ class KernelExecutor(Executor):
         _, state = await self._execute(None, timeout=self.interrupt_grace, internal=True)
         return state == "ok"
 
-    async def _execute(self, code: str | None, *, timeout: float | None, internal: bool = False) -> tuple[CodeOutput, str]:
+    async def _execute(
+        self, code: str | None, *, timeout: float | None, internal: bool = False,
+        on_message: MessageHook | None = None, on_input: InputHook | None = None,
+    ) -> tuple[CodeOutput, str]:
         """Send ``code`` (None: keep waiting for the previous one) and serve it until it is done.
 
         Returns the output and a state: ``ok``, ``timeout`` or ``died``.
@@ -369,7 +386,7 @@ class KernelExecutor(Executor):
                 allow_stdin=True,
                 stop_on_error=False,
             )
-        waiter = _ExecutionWaiter(self, self._msg_id, self.max_output_chars)
+        waiter = _ExecutionWaiter(self, self._msg_id, self.max_output_chars, on_message, on_input)
         started = time.perf_counter()
         state = await waiter.wait(timeout)
         output = waiter.collector.to_output(time.perf_counter() - started)
@@ -427,8 +444,14 @@ class KernelExecutor(Executor):
 class _ExecutionWaiter:
     """Reads the three channels of one execution until its reply and idle status arrive."""
 
-    def __init__(self, executor: KernelExecutor, msg_id: str, max_output_chars: int) -> None:
+    def __init__(
+        self, executor: KernelExecutor, msg_id: str, max_output_chars: int,
+        on_message: MessageHook | None = None, on_input: InputHook | None = None,
+    ) -> None:
         self.executor = executor
+        self.on_message = on_message
+        self.on_input = on_input
+        self.deadline: float | None = None
         self.process = executor._process
         self.client = self.process.client
         self.msg_id = msg_id
@@ -448,8 +471,9 @@ class _ExecutionWaiter:
         poller = zmq.asyncio.Poller()
         for socket in channels:
             poller.register(socket, zmq.POLLIN)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
         while not (self.idle and self.replied):
+            deadline = self.deadline
             remaining = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
             if remaining <= 0:
                 return "timeout"
@@ -463,7 +487,7 @@ class _ExecutionWaiter:
                 while await socket.poll(0):
                     message = await _receive(client, socket)
                     if message is not None and message["parent_header"].get("msg_id") == self.msg_id:
-                        if await handler(message, deadline) == "timeout":
+                        if await handler(message, self.deadline) == "timeout":
                             return "timeout"
         return "ok"
 
@@ -473,10 +497,14 @@ class _ExecutionWaiter:
             self.idle = message["content"].get("execution_state") == "idle"
         else:
             self.collector.feed(msg_type, message["content"])
+            if self.on_message is not None:
+                self.on_message(msg_type, message["content"])
 
     async def _on_shell(self, message: dict[str, Any], deadline: float | None) -> None:
         if message["header"]["msg_type"] == "execute_reply":
             self.replied = True
+            if self.on_message is not None:
+                self.on_message("execute_reply", message["content"])
             status = message["content"].get("user_expressions", {}).get("sk")
             if status is not None:
                 self.bridge_status = status.get("data", {}).get("text/plain", status.get("ename"))
@@ -487,8 +515,7 @@ class _ExecutionWaiter:
         prompt = message["content"].get("prompt", "")
         bridge = self.executor.bridge
         if not bridge.owns(prompt):
-            self.collector.logs.add("[input() is not available to generated code; it received end-of-file]\n")
-            self.client.input("\x04")
+            self.client.input(await self._ask_user(prompt, bool(message["content"].get("password"))))
             return None
         remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
         try:
@@ -497,6 +524,18 @@ class _ExecutionWaiter:
             return "timeout"
         self.client.input(reply)
         return None
+
+    async def _ask_user(self, prompt: str, password: bool) -> str:
+        """The answer to the code's own ``input()``: from ``on_input`` (timeout paused), else end-of-file."""
+        if self.on_input is None:
+            self.collector.logs.add("[input() is not available to generated code; it received end-of-file]\n")
+            return "\x04"
+        began = time.monotonic()
+        try:
+            return await self.on_input(prompt, password)
+        finally:
+            if self.deadline is not None:
+                self.deadline += time.monotonic() - began
 
 
 async def _receive(client: Any, socket: zmq.asyncio.Socket) -> dict[str, Any] | None:
