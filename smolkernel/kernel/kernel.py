@@ -154,6 +154,7 @@ class SmolKernel(IPythonKernel):
     ) -> dict[str, Any]:
         """Run one cell: nothing for an empty one, a directive for ``%``, else a task."""
         shell = self.shell
+        self._allow_stdin = allow_stdin  # %%python's input() asks the client only when it allows stdin
         count = shell.execution_count
         reply: dict[str, Any] = {"status": "ok", "execution_count": count, "user_expressions": {}, "payload": []}
         if not code.strip():

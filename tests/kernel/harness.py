@@ -120,6 +120,14 @@ class KernelDriver:
             if reply["parent_header"].get("msg_id") == msg_id:
                 return CellRun(reply["content"], outputs)
 
+    def open_widget_manager(self) -> None:
+        """Open the widget control comm, as JupyterLab's widget manager does when it connects."""
+        import uuid
+
+        content = {"comm_id": uuid.uuid4().hex, "target_name": "jupyter.widget.control", "data": {}}
+        msg = self.client.session.msg("comm_open", content, metadata={"version": "1.0.0"})
+        self.client.shell_channel.send(msg)
+
     def request(self, method: str, *args: Any, timeout: float = 30, **kwargs: Any) -> dict[str, Any]:
         """Send a shell request (``complete``, ``inspect``...) and return its reply content."""
         msg_id = getattr(self.client, method)(*args, **kwargs)
