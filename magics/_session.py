@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from smolkernel.exceptions import ConfigurationError, SmolkernelError
+from smolkernel.exceptions import ConfigurationError, MissingAPIKeyError, SmolkernelError
 
 from ._config import AgentConfig
 
 if TYPE_CHECKING:
     from smolkernel.agents.base import MultiStepAgent
     from smolkernel.agents.result import RunResult
+    from smolkernel.models.base import Model
     from smolkernel.tools import Tool
 
 __all__ = ["AgentSession", "NO_MODEL_MESSAGE"]
@@ -32,6 +33,8 @@ NO_MODEL_MESSAGE = (
     "(add api_key_env=OPENAI_API_KEY or api_base=URL as needed), pass --model to %%agent, "
     "or set the SMOLKERNEL_MODEL environment variable"
 )
+IMPORT_HINT = "The user can allow it with %agent config imports={module} (or --executor kernel, which imports anything)"
+KEY_HINT = "or name another variable with %agent config api_key_env=VAR (or --api-key-env VAR on the cell)"
 
 
 class AgentSession:
@@ -69,6 +72,9 @@ class AgentSession:
             self.agents[config.agent_key] = agent
         else:
             _set_tools(agent, tools)
+            if (config.model_spec or "").startswith("scripted:"):
+                # Each cell plays a scripted file from its start (the memory stays).
+                agent.model = self.model_for(config)
         agent.max_steps = config.max_steps
         return agent
 
@@ -76,10 +82,9 @@ class AgentSession:
         if not config.model_spec:
             raise UsageError(NO_MODEL_MESSAGE)
         from smolkernel.agents import CodeAgent, ToolCallingAgent
-        from smolkernel.models.resolve import resolve_model
 
+        model = self.model_for(config)
         try:
-            model = resolve_model(config.model_spec, api_base=config.api_base, api_key_env=config.api_key_env, record=config.record)
             if config.kind == "toolcalling":
                 return ToolCallingAgent(tools, model, memory_size=config.memory_size, max_steps=config.max_steps)
             return CodeAgent(tools, model, executor=self._executor(config), memory_size=config.memory_size, max_steps=config.max_steps)
@@ -88,6 +93,26 @@ class AgentSession:
         except ImportError as exc:
             raise UsageError(f"the {config.executor} executor cannot be loaded ({exc}); use --executor local or kernel") from None
 
+    def model_for(self, config: AgentConfig) -> Model:
+        """The model ``config`` names, with its provider and API key checked now.
+
+        Raises:
+            UsageError: no model, an unknown model or a missing API key; the
+                message says how to fix it with ``%agent config`` or options.
+        """
+        if not config.model_spec:
+            raise UsageError(NO_MODEL_MESSAGE)
+        from smolkernel.models.resolve import resolve_model
+
+        try:
+            model = resolve_model(config.model_spec, api_base=config.api_base, api_key_env=config.api_key_env, record=config.record)
+            model.check()
+        except MissingAPIKeyError as exc:
+            raise UsageError(str(exc.with_hint(KEY_HINT))) from None
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
+        return model
+
     def _executor(self, config: AgentConfig) -> Any:
         """The executor for ``config``: for ``local``, one running in the user's namespace."""
         from smolkernel.executors.registry import resolve_executor
@@ -95,7 +120,7 @@ class AgentSession:
         if config.executor == "local":
             from smolkernel.executors.local import LocalExecutor
 
-            return LocalExecutor(namespace=self.namespace, timeout=config.timeout, additional_imports=config.imports)
+            return LocalExecutor(namespace=self.namespace, timeout=config.timeout, additional_imports=config.imports, import_hint=IMPORT_HINT)
         options: dict[str, Any] = {"timeout": config.timeout}
         if config.pickle:
             options["allow_pickle"] = True

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from smolkernel._text import counted
 from smolkernel.agents import events as ev
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class TextRunView:
         indent = "    " * event.depth
         if isinstance(event, ev.RunStarted):
             who = "" if event.depth == 0 else f"{event.agent_name}: "
-            self._print(f"{indent}▶ {who}{_first_line(event.task)}  [{event.model_id}, up to {event.max_steps} steps]")
+            self._print(f"{indent}▶ {who}{_first_line(event.task)}  [{event.model_id}, up to {counted(event.max_steps, 'step')}]")
         elif isinstance(event, ev.ModelOutput) and event.code:
             self._print(f"{indent}── step {event.step_number} " + "─" * 30)
             self._print(_indented(event.code, indent + "  │ "))
@@ -106,7 +107,7 @@ class TextRunView:
         mark = "✔" if result.success else "✘"
         note = "" if result.success else f" ({result.error})"
         self._print(
-            f"{indent}{mark} {len(result.action_steps)} steps, {result.duration:.1f} s, "
+            f"{indent}{mark} {counted(len(result.action_steps), 'step')}, {result.duration:.1f} s, "
             f"{usage.input_tokens} in / {usage.output_tokens} out tokens{note}"
         )
 
@@ -172,7 +173,7 @@ def usage_text(results: Sequence[RunResult]) -> str:
         )
     total_time = sum(r.duration for r in results)
     price = f", ${cost:.4f}" if cost else ""
-    lines.append(f"Total: {len(results)} runs, {tokens_in} in / {tokens_out} out tokens{price}, {total_time:.1f} s")
+    lines.append(f"Total: {counted(len(results), 'run')}, {tokens_in} in / {tokens_out} out tokens{price}, {total_time:.1f} s")
     return "\n".join(lines)
 
 

@@ -168,7 +168,10 @@ class AgentMagics(Magics):
         changes = parse_config_items(items)
         if "tools" in changes:
             self.session.resolve_tools(changes["tools"])
-        self.session.defaults = self.session.defaults.with_settings(changes)
+        settings = self.session.defaults.with_settings(changes)
+        if {"model", "api_base", "api_key_env"} & changes.keys() and settings.model_spec:
+            self.session.model_for(settings)  # a wrong model or a missing key fails now, not at the first task
+        self.session.defaults = settings
         shown = ", ".join(f"{key}={_show(value)}" for key, value in changes.items())
         print(f"%agent defaults set: {shown}")
 
@@ -193,8 +196,11 @@ class AgentMagics(Magics):
             raise UsageError("nothing to export yet: run a %%agent cell first")
         if not run.code:
             raise UsageError("the last run has no code that ran without error to export")
+        from smolkernel.tools.final_answer import final_answer_as_assignment
+
         first = run.task.strip().splitlines()[0] if run.task.strip() else ""
-        self.shell.set_next_input(f"# exported from %%agent: {first[:80]}\n{run.code}\n", replace=False)
+        code = final_answer_as_assignment(run.code)  # runs on its own: the answer lands in `result`
+        self.shell.set_next_input(f"# exported from %%agent: {first[:80]}\n{code}\n", replace=False)
 
     # -- running a task -------------------------------------------------------------
 
@@ -264,8 +270,12 @@ class AgentMagics(Magics):
                 "or pick another model with %agent config model=..."
             )
         if not result.success:
-            print(f"The agent did not finish: {_short(result.error or 'no final answer')}. "
-                  "The value shown is its last attempt; allow more steps with --max-steps.", file=sys.stderr)
+            error = result.error or "no final answer"
+            if error.startswith("no final answer within max_steps"):
+                advice = " The value shown is its last attempt; allow more steps with --max-steps."
+            else:
+                advice = ""
+            print(f"The agent did not finish: {_short(error)}.{advice}", file=sys.stderr)
         return result
 
 

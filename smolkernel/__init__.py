@@ -13,6 +13,7 @@ __all__ = [
     "CodeAgent",
     "ToolCallingAgent",
     "RunResult",
+    "AgentSpec",
     # memory
     "AgentMemory",
     # models
@@ -51,6 +52,7 @@ _LAZY = {
     "CodeAgent": "smolkernel.agents",
     "ToolCallingAgent": "smolkernel.agents",
     "RunResult": "smolkernel.agents",
+    "AgentSpec": "smolkernel.spec",
     "AgentMemory": "smolkernel.memory",
     "Model": "smolkernel.models",
     "ChatMessage": "smolkernel.models",

@@ -13,6 +13,7 @@ import sys
 
 from smolkernel import CodeAgent, Tool, tool
 from smolkernel.agents import events as ev
+from smolkernel._text import counted
 from smolkernel.models import ScriptedModel
 
 TASK = "Which of our three warehouses holds the most units of stock, and how many units is that?"
@@ -69,7 +70,7 @@ def _print_event(event: ev.AgentEvent) -> None:
             print("   error (shown to the model): " + step.error.strip().replace("\n", "\n     "))
     elif isinstance(event, ev.RunFinished) and event.result is not None:
         result = event.result
-        print(f"\nAnswer: {result.output}\nSuccess: {result.success}; {len(result.action_steps)} steps; "
+        print(f"\nAnswer: {result.output}\nSuccess: {result.success}; {counted(len(result.action_steps), 'step')}; "
               f"{result.token_usage.input_tokens} in / {result.token_usage.output_tokens} out tokens; {result.duration:.2f} s")
 
 

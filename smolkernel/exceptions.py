@@ -16,7 +16,10 @@
     │   ├── UnknownModelError      a model spec that resolves to nothing
     │   ├── MissingAPIKeyError     a provider key is not set
     │   ├── MissingExtraError      an optional dependency is not installed
-    │   └── UnknownExecutorError   an executor name that is not known
+    │   ├── UnknownExecutorError   an executor name that is not known
+    │   ├── AgentSpecError         a bad agent spec: names the field and the
+    │   │                          file's line
+    │   └── UntrustedCodeError     shared tool code that was not trusted
     └── RunError                   the run itself failed
         ├── MaxStepsReached        no final answer within max_steps
         ├── ExecutorError          the executor could not run code
@@ -44,6 +47,8 @@ __all__ = [
     "MissingAPIKeyError",
     "MissingExtraError",
     "UnknownExecutorError",
+    "AgentSpecError",
+    "UntrustedCodeError",
     "RunError",
     "MaxStepsReached",
     "ExecutorError",
@@ -111,7 +116,23 @@ class UnknownModelError(ConfigurationError):
 
 
 class MissingAPIKeyError(ConfigurationError):
-    """A provider's API key is not set."""
+    """A provider's API key is not set.
+
+    ``problem`` says which key is missing; ``hint`` says how to supply it in
+    the place the error is shown (Python by default; the kernel and the magics
+    swap in their own with :meth:`with_hint`).
+    """
+
+    PYTHON_HINT = "or pass api_key=..., or name another variable with api_key_env='VAR'"
+
+    def __init__(self, problem: str, *, hint: str | None = None):
+        self.problem = problem
+        self.hint = self.PYTHON_HINT if hint is None else hint
+        super().__init__(f"{problem}, {self.hint}" if self.hint else problem)
+
+    def with_hint(self, hint: str) -> MissingAPIKeyError:
+        """The same error with ``hint`` in place of the Python one."""
+        return type(self)(self.problem, hint=hint)
 
 
 class MissingExtraError(ConfigurationError, ImportError):
@@ -129,6 +150,30 @@ class MissingExtraError(ConfigurationError, ImportError):
 
 class UnknownExecutorError(ConfigurationError):
     """An executor name that smolkernel does not know."""
+
+
+class AgentSpecError(ConfigurationError):
+    """An agent spec is wrong; the message names the field and, for a file, its line.
+
+    Attributes:
+        field: the field's path in the spec, e.g. ``tools[1]`` or ``model_options.api_key_env``.
+        file: the spec's file, when it came from one.
+        line: the 1-based line of the field in that file, when known.
+        problem: the problem alone, without the location.
+    """
+
+    def __init__(self, problem: str, *, field: str = "", file: str | None = None, line: int | None = None):
+        where = ", ".join(part for part in (str(file) if file else "", f"line {line}" if line else "") if part)
+        head = f"{where}: " if where else "agent spec: "
+        super().__init__(f"{head}{field + ': ' if field else ''}{problem}")
+        self.field = field
+        self.file = file
+        self.line = line
+        self.problem = problem
+
+
+class UntrustedCodeError(ConfigurationError):
+    """Loading shared tool code was refused because it was not trusted."""
 
 
 # -- run failures ----------------------------------------------------------

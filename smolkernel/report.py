@@ -42,7 +42,9 @@ class ReportResult:
     duration: float
     """Seconds the execution took."""
     failed_cell: int | None = None
-    """Index of the first cell that raised (with ``allow_errors``, or when the run stopped)."""
+    """Index in ``nb.cells`` (markdown included, from 0) of the first cell that raised."""
+    failed_label: str | None = None
+    """That cell as the user sees it: ``In [3]`` (its execution count) and its place among the code cells."""
     error: str | None = None
     """The failing cell's error, in one line."""
 
@@ -98,12 +100,14 @@ def run_notebook_report(
         except CellExecutionError as exc:
             result.failed_cell, result.error = _first_error(nb)
             result.error = result.error or str(exc).strip().splitlines()[-1]
+            result.failed_label = cell_label(nb, result.failed_cell)
         finally:
             if client.km.has_kernel:  # nbclient leaves a kernel manager it was given running
                 client.km.shutdown_kernel()
     result.duration = time.perf_counter() - began
     if allow_errors and result.failed_cell is None:
         result.failed_cell, result.error = _first_error(nb)
+        result.failed_label = cell_label(nb, result.failed_cell)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, executed_path)
     html_path.write_text(to_offline_html(nb), encoding="utf-8")
@@ -151,9 +155,8 @@ def _report_progress(client: Any, nb: Any, say: Callable[[str], None]) -> int:
 
     def on_done(cell: Any, cell_index: int, execute_reply: Any) -> None:
         took = time.perf_counter() - started.get(cell_index, time.perf_counter())
-        position = code_cells.index(cell_index) + 1 if cell_index in code_cells else "?"
         status = "error" if any(o.get("output_type") == "error" for o in cell.get("outputs", [])) else "ok"
-        say(f"[{position}/{len(code_cells)}] cell {cell_index}: {status} ({took:.1f} s)")
+        say(f"{cell_label(nb, cell_index)}: {status} ({took:.1f} s)")
 
     client.on_cell_start = on_start
     client.on_cell_executed = on_done
@@ -167,6 +170,20 @@ def _kernel_env(model: str | None, record: str | Path | None) -> dict[str, str]:
     if record:
         env["SMOLKERNEL_RECORD"] = str(Path(record).resolve())
     return env
+
+
+def cell_label(nb: Any, index: int | None) -> str | None:
+    """Name the cell at ``index`` the way the user sees it: ``In [3] (code cell 4 of 6)``.
+
+    ``In [N]`` is the execution count the HTML and JupyterLab show; a cell
+    that did not run is named by its place among the code cells only.
+    """
+    if index is None:
+        return None
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    place = f"code cell {code_cells.index(index) + 1} of {len(code_cells)}" if index in code_cells else f"cell {index + 1}"
+    count = nb.cells[index].get("execution_count")
+    return f"In [{count}] ({place})" if count is not None else place
 
 
 def _first_error(nb: Any) -> tuple[int | None, str | None]:
@@ -229,7 +246,7 @@ def _handle(args: argparse.Namespace) -> int:
         return 2
     print(f"report: {result.html_path}\nexecuted notebook: {result.notebook_path}")
     if result.failed_cell is not None and not args.allow_errors:
-        print(f"smolkernel report: cell {result.failed_cell} failed: {result.error} (use --allow-errors to keep going)", file=sys.stderr)
+        print(f"smolkernel report: {result.failed_label} failed: {result.error} (use --allow-errors to keep going)", file=sys.stderr)
         return 1
     return 0
 

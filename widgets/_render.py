@@ -13,6 +13,8 @@ import html
 import re
 from typing import Any
 
+from smolkernel._text import counted
+
 from ._state import RunState, StepState
 
 __all__ = [
@@ -179,7 +181,7 @@ def run_header_html(run: RunState, title: str | None = None) -> str:
         "interrupted": ("✘ interrupted", RED),
     }[run.status]
     steps = len(run.action_steps)
-    budget = f"step {steps} of {run.max_steps}" if run.max_steps else f"{steps} steps"
+    budget = f"step {steps} of {run.max_steps}" if run.max_steps else counted(steps, 'step')
     figures = [f"<span style='color:{status[1]};font-weight:bold'>{status[0]}</span>"]
     if run.model_id:
         figures.append(html.escape(run.model_id))
@@ -240,7 +242,7 @@ def run_text(run: RunState, title: str | None = None, indent: str = "") -> str:
     lines = []
     if title and title != run.task and not run.depth:
         lines.append(f"{indent}{title}")
-    budget = f"{len(run.action_steps)}/{run.max_steps} steps" if run.max_steps else f"{len(run.action_steps)} steps"
+    budget = f"{len(run.action_steps)}/{run.max_steps} steps" if run.max_steps else counted(len(run.action_steps), 'step')
     figures = " · ".join(x for x in (run.model_id, budget, format_seconds(run.elapsed), format_tokens(run.input_tokens, run.output_tokens, run.cost)) if x)
     lines.append(f"{indent}{head} {who}{run.task}  ({run.status}; {figures})")
     for step in run.steps:

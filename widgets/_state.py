@@ -188,11 +188,17 @@ class RunModel:
         return run
 
     def interrupt(self, reason: str = "interrupted") -> None:
-        """Mark every unfinished run (and its running step) as interrupted."""
+        """Mark every unfinished run (and its running step) as ended by ``reason``.
+
+        The status is ``interrupted`` when ``reason`` is an interrupt (Ctrl-C,
+        a cancelled task) and ``failed`` for any other error, such as a
+        configuration error, which is never labelled "interrupted".
+        """
+        status = "interrupted" if _is_interrupt(reason) else "failed"
         for run in self.root.walk():
             if run.finished or run.status == "waiting":
                 continue
-            run.status, run.error = "interrupted", reason
+            run.status, run.error = status, reason
             run.duration = run.elapsed
             for card in run.steps:
                 if card.status == "running":
@@ -334,3 +340,11 @@ def _calls_as_code(step: ActionStep) -> str | None:
             args = repr(call.arguments)
         lines.append(f"{call.name}({args})")
     return "\n".join(lines)
+
+
+_INTERRUPTS = ("interrupted", "KeyboardInterrupt", "RunInterrupted", "CancelledError")
+
+
+def _is_interrupt(reason: str) -> bool:
+    """True when an end ``reason`` (as the views are given it) is an interrupt, not a failure."""
+    return reason.startswith(_INTERRUPTS)

@@ -27,6 +27,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from smolkernel._text import counted
 from smolkernel.agents import events as ev
 from smolkernel.memory import ActionStep, AgentMemory, Interaction, repr_answer
 
@@ -90,12 +91,12 @@ class MemoryView(SnapshotView):
             status = f"<span style='color:{GREEN if item.success else RED}'>{'✔' if item.success else '✘'}</span>"
             rows.append(
                 f"<tr class='sk-slot'><td>{index}</td><td>{status} {html.escape(_short(item.task, 120))}{mark}</td>"
-                f"<td>{html.escape(_short(repr_answer(item.answer), 120))}</td><td>{steps}</td>"
+                f"<td>{answer_html(item.answer)}</td><td>{steps}</td>"
                 f"<td>{item.token_usage.input_tokens:,} / {item.token_usage.output_tokens:,}</td></tr>"
             )
         summary = memory.summary()
         figures = (
-            f"{summary['runs']} runs · {summary['steps']} steps · "
+            f"{counted(summary['runs'], 'run')} · {counted(summary['steps'], 'step')} · "
             f"{format_tokens(summary['input_tokens'], summary['output_tokens'], summary['cost'])} · "
             f"run time {format_seconds(summary['time'])} · session {format_seconds(summary['session_time'])}"
         )
@@ -119,15 +120,36 @@ class MemoryView(SnapshotView):
             mark = "  <- drops next" if item is memory.next_to_drop else ""
             lines.append(
                 f"  {index}. {'✔' if item.success else '✘'} {_short(item.task, 60)} → {_short(repr_answer(item.answer), 60)}"
-                f" ({sum(isinstance(s, ActionStep) for s in item.steps)} steps, "
+                f" ({counted(sum(isinstance(s, ActionStep) for s in item.steps), 'step')}, "
                 f"{item.token_usage.input_tokens} in / {item.token_usage.output_tokens} out){mark}"
             )
         lines.append(
-            f"  {summary['runs']} runs · {summary['steps']} steps · "
+            f"  {counted(summary['runs'], 'run')} · {counted(summary['steps'], 'step')} · "
             f"{format_tokens(summary['input_tokens'], summary['output_tokens'], summary['cost'])} · "
             f"run time {format_seconds(summary['time'])}"
         )
         return "\n".join(lines)
+
+
+ANSWER_ROWS = 5
+"""Rows of a table answer (a DataFrame) shown in the memory table."""
+ANSWER_CHARS = 400
+
+
+def answer_html(answer: Any) -> str:
+    """An answer as a memory-table cell: tables stay tables (their first rows), text keeps its lines."""
+    head = getattr(answer, "head", None)
+    if callable(head) and hasattr(answer, "shape") and hasattr(answer, "_repr_html_"):
+        try:
+            rows, *_ = answer.shape
+            more = f"<small>… {rows - ANSWER_ROWS} more rows</small>" if rows > ANSWER_ROWS else ""
+            return f"<div style='max-height:12em;overflow:auto'>{head(ANSWER_ROWS)._repr_html_()}</div>{more}"
+        except Exception:  # an odd object with a head(): fall back to its text
+            pass
+    text = repr_answer(answer)
+    if len(text) > ANSWER_CHARS:
+        text = text[: ANSWER_CHARS - 1] + "…"
+    return f"<pre style='margin:0;white-space:pre-wrap'>{html.escape(text)}</pre>"
 
 
 def _short(text: str, limit: int) -> str:

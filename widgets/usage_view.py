@@ -99,20 +99,21 @@ class UsageView(SnapshotView):
         """The table with its bar chart and the totals, as static HTML."""
         rows = self.rows()
         peak = max([max(r.input_tokens, r.output_tokens) for r in rows] + [1])
+        priced = any(r.cost is not None for r in rows)  # no price known: no empty cost column
         lines = []
         for row in rows:
             bars = "".join(
                 f"<div style='height:6px;margin:1px 0;width:{max(1, round(120 * value / peak))}px;background:{color}'></div>"
                 for value, color in ((row.input_tokens, IN_COLOR), (row.output_tokens, OUT_COLOR))
             )
-            cost = "" if row.cost is None else f"${row.cost:.4f}"
+            cost = ("<td></td>" if row.cost is None else f"<td>${row.cost:.4f}</td>") if priced else ""
             lines.append(
                 f"<tr class='sk-usage-row'><td>{html.escape(row.label)}</td><td style='text-align:right'>{row.input_tokens:,}</td>"
-                f"<td style='text-align:right'>{row.output_tokens:,}</td><td>{cost}</td><td>{format_seconds(row.duration)}</td>"
+                f"<td style='text-align:right'>{row.output_tokens:,}</td>{cost}<td>{format_seconds(row.duration)}</td>"
                 f"<td class='sk-bars'>{bars}</td></tr>"
             )
         total = self.totals()
-        head = "<tr><th>step</th><th>in</th><th>out</th><th>cost</th><th>time</th><th></th></tr>"
+        head = f"<tr><th>step</th><th>in</th><th>out</th>{'<th>cost</th>' if priced else ''}<th>time</th><th></th></tr>"
         legend = f"<span style='color:{IN_COLOR}'>■</span> in <span style='color:{OUT_COLOR}'>■</span> out"
         return (
             f"<div class='smolkernel-usage-view' style='{BOX}font-family:sans-serif;font-size:13px'>"

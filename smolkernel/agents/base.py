@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._async import iterate_sync, run_sync
 from ..exceptions import AgentError, ModelCallError, RunError, RunInterrupted, ToolDefinitionError
@@ -25,6 +25,9 @@ from ..models.base import ChatMessage, Model, TokenUsage, collect_stream
 from ..tools import FinalAnswerTool, Tool
 from . import events as ev
 from .result import RunResult
+
+if TYPE_CHECKING:
+    from ..spec import AgentSpec
 
 __all__ = ["MultiStepAgent", "RunContext", "load_prompt"]
 
@@ -322,8 +325,13 @@ class MultiStepAgent:
                 if delta.content:
                     ctx.send(ev.ModelDelta, step_number=number, text=delta.content)
             message = collect_stream(deltas)
-        ctx.send(ev.ModelOutput, step_number=number, message=message, code=None)
+        code = self._code_of(message) if tools else None  # a plan has no code
+        ctx.send(ev.ModelOutput, step_number=number, message=message, code=code)
         return message
+
+    def _code_of(self, message: ChatMessage) -> str | None:
+        """The code a reply will run, for the ``ModelOutput`` event (None: this kind writes none)."""
+        return None
 
     def _offered_tools(self) -> Sequence[Tool] | None:
         """Tools passed to the model for native tool calling (ToolCallingAgent)."""
@@ -376,6 +384,21 @@ class MultiStepAgent:
             last = steps[-1]
             last.token_usage = last.token_usage + reply.token_usage
         return (reply.content or "").strip()
+
+    # -- description ----------------------------------------------------------
+
+    def to_spec(self) -> AgentSpec:
+        """Describe this agent as an ``AgentSpec`` (``spec.build()`` makes a fresh one).
+
+        Tools defined in notebooks or ``%%tool`` cells are written as their
+        source code (``{source: ...}``); ``save(folder)`` writes them as files.
+
+        Raises:
+            ConfigurationError: naming the model, tool or executor that no spec can describe.
+        """
+        from ..sharing.describe import agent_to_spec
+
+        return agent_to_spec(self)
 
     # -- lifecycle ----------------------------------------------------------
 

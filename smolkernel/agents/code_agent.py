@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._async import run_sync
-from ..exceptions import AgentExecutionError, ExecutorError
+from ..exceptions import AgentError, AgentExecutionError, ExecutorError
 from ..executors.base import Executor
 from ..executors.registry import resolve_executor
 from ..memory import ActionStep, compact
 from ..models.base import ChatMessage
-from . import events as ev
 from .base import MultiStepAgent, RunContext
 from .managed import ManagedAgentTool
 from .parsing import parse_code
@@ -38,6 +37,11 @@ class CodeAgent(MultiStepAgent):
 
     def __init__(self, tools=(), model=None, *, executor: str | Executor | None = None, executor_options: Mapping[str, Any] | None = None, **kwargs: Any):
         self.executor: Executor = resolve_executor(executor or "local", **dict(executor_options or {}))
+        self.executor_choice: tuple[str | None, dict[str, Any]] = (
+            executor or "local" if not isinstance(executor, Executor) else None,
+            dict(executor_options or {}),
+        )
+        """The executor's name and options as given (name None for an instance), for ``to_spec``."""
         self._tools_sent = False
         self._started = False
         super().__init__(tools, model, **kwargs)
@@ -65,10 +69,15 @@ class CodeAgent(MultiStepAgent):
         if variables:
             await self.executor.send_variables(variables)
 
+    def _code_of(self, message: ChatMessage) -> str | None:
+        try:
+            return parse_code(message.content or "")
+        except AgentError:  # the step reports the parsing error
+            return None
+
     async def _act(self, message: ChatMessage, step: ActionStep, ctx: RunContext) -> None:
         code = parse_code(message.content or "")
         step.code = code
-        ctx.send(ev.ModelOutput, step_number=step.step_number, message=None, code=code)
         for managed in self.tools.values():
             if isinstance(managed, ManagedAgentTool):
                 managed.context = ctx

@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._text import counted
 from ..memory import ActionStep, Step
 from ..models.base import TokenUsage
 
@@ -53,13 +54,13 @@ class RunResult:
         status = "ok" if self.success else f"failed: {self.error}"
         usage = self.token_usage
         text = (
-            f"RunResult({status}; {len(self.action_steps)} steps, {self.duration:.2f} s, "
+            f"RunResult({status}; {counted(len(self.action_steps), 'step')}, {self.duration:.2f} s, "
             f"{usage.input_tokens} in / {usage.output_tokens} out tokens)\n{self.output!r}"
         )
         answer = html.escape(repr(self.output) if not isinstance(self.output, str) else self.output)
         page = (
             f"<div class='smolkernel-result'><b>{'✔' if self.success else '✘'} {html.escape(self.task[:200])}</b>"
-            f"<pre>{answer}</pre><small>{len(self.action_steps)} steps · {self.duration:.2f} s · "
+            f"<pre>{answer}</pre><small>{counted(len(self.action_steps), 'step')} · {self.duration:.2f} s · "
             f"{usage.input_tokens} in / {usage.output_tokens} out tokens</small></div>"
         )
         return {"text/plain": text, "text/html": page}

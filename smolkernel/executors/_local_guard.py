@@ -206,7 +206,11 @@ class ImportPolicy:
     Allowing a module allows its submodules (``numpy`` allows ``numpy.linalg``).
     """
 
-    def __init__(self, additional: Iterable[str] = ()):
+    PYTHON_HINT = "To allow it, create the executor with LocalExecutor(additional_imports=['{module}'])"
+
+    def __init__(self, additional: Iterable[str] = (), *, hint: str | None = None):
+        self.hint = hint or self.PYTHON_HINT
+        """How the user allows a module (``{module}`` is filled in); part of the refusal."""
         extra = {name.strip() for name in additional if name and name.strip()}
         self.allow_all = "*" in extra
         self.allowed = frozenset(DEFAULT_ALLOWED_IMPORTS | (extra - {"*"}))
@@ -223,7 +227,7 @@ class ImportPolicy:
         top = module.split(".")[0]
         return (
             f"import of '{module}' is not allowed. Allowed modules: {', '.join(sorted(self.allowed))}. "
-            f"To allow it, create the executor with LocalExecutor(additional_imports=['{top}'])"
+            + self.hint.format(module=top)
         )
 
     def make_import(self) -> Callable[..., Any]:

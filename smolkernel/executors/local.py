@@ -132,6 +132,9 @@ class LocalExecutor(Executor):
             ``__import__``, ``globals``, ``locals`` and ``vars``. Strings given
             to ``eval``/``exec`` get the same AST check; code objects do not.
         max_output_chars: logs longer than this are cut, with a marker.
+        import_hint: how a refused import can be allowed, in the words of the
+            place the executor was configured (``{module}`` is filled in); by
+            default the ``additional_imports=`` argument above.
     """
 
     name: ClassVar[str] = "local"
@@ -145,6 +148,7 @@ class LocalExecutor(Executor):
         allow_open: bool = False,
         allow_dynamic: bool = False,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+        import_hint: str | None = None,
     ):
         super().__init__(timeout=timeout, max_output_chars=max_output_chars)
         self._owns_namespace = namespace is None
@@ -153,7 +157,7 @@ class LocalExecutor(Executor):
         self._baseline = set(self.namespace)
         self.allow_open = allow_open
         self.allow_dynamic = allow_dynamic
-        self.imports = ImportPolicy(additional_imports)
+        self.imports = ImportPolicy(additional_imports, hint=import_hint)
         """The import allow-list in force."""
         self._builtins = build_builtins(
             policy=self.imports, print_function=capturing_print, allow_open=allow_open, allow_dynamic=allow_dynamic
@@ -192,9 +196,15 @@ class LocalExecutor(Executor):
         return outcome
 
     async def send_tools(self, tools: Mapping[str, Tool]) -> None:
-        """Make ``tools`` callable by name (``final_answer`` is always there)."""
+        """Make ``tools`` callable by name (``final_answer`` is always there).
+
+        In a namespace of our own the tools are ordinary names. In the user's
+        namespace (the magics) they are visible to the code as builtins, so
+        ``final_answer`` and managed agents do not leak into the user's
+        variables (their own ``@tool`` functions are there already).
+        """
         self._tools.update(tools)
-        self.namespace.update(self._tools)
+        self._publish_tools()
 
     async def send_variables(self, variables: Mapping[str, Any]) -> None:
         """Put ``variables`` into the namespace."""
@@ -219,7 +229,14 @@ class LocalExecutor(Executor):
         else:
             for name in [n for n in self.namespace if n not in self._baseline]:
                 del self.namespace[name]
-        self.namespace.update(self._tools)
+        self._publish_tools()
+
+    def _publish_tools(self) -> None:
+        """Make the tools reachable by name from the code (see :meth:`send_tools`)."""
+        if self._owns_namespace:
+            self.namespace.update(self._tools)
+        else:
+            self._builtins.update(self._tools)
 
     async def close(self) -> None:
         """Stop a running execution; the namespace and tools stay, so it may be used again."""
@@ -271,7 +288,7 @@ class LocalExecutor(Executor):
         ns = self.namespace
         previous = ns.get("__builtins__", _MISSING)
         ns["__builtins__"] = self._builtins
-        ns.update(self._tools)
+        self._publish_tools()  # repairs a tool the previous code overwrote
         try:
             try:
                 with job.lock:

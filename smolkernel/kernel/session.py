@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, MissingAPIKeyError
 
 if TYPE_CHECKING:
     from ..agents.base import MultiStepAgent
@@ -123,7 +123,7 @@ class AgentSession:
         """
         from ..models.resolve import resolve_model
 
-        model = resolve_model(spec, api_base=api_base, api_key_env=api_key_env, record=record)
+        model = checked(resolve_model(spec, api_base=api_base, api_key_env=api_key_env, record=record))
         self.model, self.model_spec = model, spec
         if self._agent is not None:
             self._agent.model = model
@@ -194,7 +194,7 @@ class AgentSession:
             from ..models.resolve import resolve_model
             from .frontend import resolve_model_spec
 
-            self.model = resolve_model(resolve_model_spec(spec))
+            self.model = checked(resolve_model(resolve_model_spec(spec)))
         self._agent = self._build_agent()
         return self._agent
 
@@ -246,3 +246,19 @@ def _check_kind(kind: str) -> str:
     if kind not in AGENT_KINDS:
         raise ConfigurationError(f"unknown agent kind {kind!r}; choose one of: {', '.join(AGENT_KINDS)}")
     return kind
+
+
+KEY_HINT = "or name another variable with %model SPEC --api-key-env VAR"
+
+
+def checked(model: Model) -> Model:
+    """``model`` once its set-up is checked; a missing key says how to fix it in this kernel.
+
+    Raises:
+        ConfigurationError: the provider is unknown or its API key is not set.
+    """
+    try:
+        model.check()
+    except MissingAPIKeyError as exc:
+        raise exc.with_hint(KEY_HINT) from None
+    return model

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._text import counted
 from .output import CellOutput, TextProgress
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def memory_text(memory: AgentMemory) -> str:
         mark = "ok" if item.success else "unfinished"
         answer = item.answer if isinstance(item.answer, str) else repr(item.answer)
         task = item.task.splitlines()[0][:80] if item.task else ""
-        lines.append(f"  {number}. {task} -> {answer[:80]} [{mark}, {len(item.steps)} steps]")
+        lines.append(f"  {number}. {task} -> {answer[:80]} [{mark}, {counted(len(item.steps), 'step')}]")
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +136,7 @@ def usage_text(memory: AgentMemory) -> str:
     figures = memory.summary()
     cost = f", ${figures['cost']:.4f}" if figures.get("cost") else ""
     return (
-        f"usage: {figures['runs']} runs, {figures['steps']} steps, "
+        f"usage: {counted(figures['runs'], 'run')}, {counted(figures['steps'], 'step')}, "
         f"{figures['input_tokens']} in / {figures['output_tokens']} out tokens{cost}, "
         f"{figures['time']:.2f} s running, session {_since(memory.started)}\n"
     )

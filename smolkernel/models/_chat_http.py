@@ -106,6 +106,10 @@ class HTTPChatModel(Model):
     def _check_ready(self) -> None:
         """Raise a ConfigurationError before any call when the set-up is incomplete."""
 
+    def check(self) -> None:
+        """Raise a ConfigurationError now when the provider or its key is missing."""
+        self._check_ready()
+
     def _cost(self, usage: TokenUsage) -> float | None:
         """Dollar cost of ``usage``, when the price is known."""
         return None

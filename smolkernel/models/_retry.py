@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ..exceptions import ModelCallError, SmolkernelError
 
-__all__ = ["RetryPolicy", "classify", "Failure", "call_with_retries", "failure_from_openai_error", "failure_from_status"]
+__all__ = ["RetryPolicy", "classify", "Failure", "call_with_retries", "failure_from_openai_error", "failure_from_status", "transport_failure"]
 
 T = TypeVar("T")
 logger = logging.getLogger("smolkernel.models")
@@ -100,10 +100,57 @@ def classify(exc: Exception, translate: Translate) -> Failure:
     """
     failure = translate(exc)
     if failure is None:
+        failure = transport_failure(exc)
+    if failure is None:
         raise exc
     if isinstance(failure, SmolkernelError):
         raise failure from exc
     return failure
+
+
+# The HTTP stacks a backend may use underneath (huggingface_hub 1.x used httpx,
+# 2.x uses httpx2; litellm uses httpx and aiohttp; others use requests).
+_HTTP_STACKS = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "aiohttp", "requests", "urllib3", "openai", "litellm", "huggingface_hub"})
+_TIMEOUT_NAMES = ("Timeout", "TimedOut")
+_TRANSPORT_NAMES = ("Connect", "Connection", "Transport", "Network", "Disconnected", "RemoteProtocol", "ProxyError", "NameResolution")
+
+
+def transport_failure(exc: BaseException, *, timeout: float | None = None) -> Failure | None:
+    """A Failure when ``exc`` (or one of its causes) is a transport failure of any HTTP stack.
+
+    Recognises timeouts and connection errors by class, from the stacks in
+    ``_HTTP_STACKS`` (``httpx``, ``httpx2``, ``aiohttp``, ``requests``, ...)
+    and from the standard library (``TimeoutError``, ``ConnectionError``,
+    ``socket.gaierror``), so a backend whose library changes its HTTP client
+    still reports "could not reach ..." rather than a raw traceback.
+    Returns ``None`` for anything else.
+    """
+    for link in _cause_chain(exc):
+        kind = _transport_kind(type(link))
+        if kind == "timeout":
+            after = f" after {timeout:g}s" if timeout else ""
+            return Failure(f"the request timed out{after} (no reply from the server)", retryable=True)
+        if kind == "transport":
+            return Failure(f"could not reach the server: {type(link).__name__}: {link}", retryable=True)
+    return None
+
+
+def _transport_kind(cls: type) -> str | None:
+    """``"timeout"``, ``"transport"`` or None for an exception class, by its ancestry."""
+    import socket
+
+    if issubclass(cls, TimeoutError):
+        return "timeout"
+    if issubclass(cls, (ConnectionError, socket.gaierror)):
+        return "transport"
+    for base in cls.__mro__:
+        if base.__module__.partition(".")[0] not in _HTTP_STACKS:
+            continue
+        if any(word in base.__name__ for word in _TIMEOUT_NAMES):
+            return "timeout"
+        if any(word in base.__name__ for word in _TRANSPORT_NAMES):
+            return "transport"
+    return None
 
 
 def model_call_error(failure: Failure, what: str, *, attempts: int = 1) -> ModelCallError:

@@ -145,6 +145,15 @@ class Model:
 
     model_id: str = "model"
 
+    def check(self) -> None:
+        """Raise now when the set-up cannot work, before any call is made.
+
+        HTTP backends check that the provider is known and its API key is set
+        (:class:`~smolkernel.exceptions.MissingAPIKeyError` names the
+        variable); models that need nothing do nothing. Calls check too, so
+        this is only for failing early (e.g. when a notebook sets the model).
+        """
+
     async def agenerate(
         self,
         messages: Sequence[MessageLike],

@@ -92,6 +92,10 @@ class RecordingModel(Model):
         key = getattr(model, "api_key", None)
         self._extra_secrets = {"api_key": key} if isinstance(key, str) else {}
 
+    def check(self) -> None:
+        """Check the recorded model's set-up (see :meth:`Model.check`)."""
+        self.inner.check()
+
     def _write(self, request: dict[str, Any], message: ChatMessage) -> None:
         line = _redact({"request": request, "response": _response(message)}, _secrets(self._extra_secrets))
         with self._lock:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..exceptions import MissingAPIKeyError, MissingExtraError, SmolkernelError
 from ._chat_http import HTTPChatModel
-from ._retry import Failure, failure_from_status, provider_message
+from ._retry import Failure, failure_from_status, provider_message, transport_failure
 
 __all__ = ["InferenceClientModel"]
 
@@ -65,7 +65,7 @@ class InferenceClientModel(HTTPChatModel):
         if self.api_base is None and not (self.token or os.environ.get("HF_TOKEN") or get_token()):
             raise MissingAPIKeyError(
                 f"InferenceClientModel({self.model_id!r}) needs a Hugging Face token: set the HF_TOKEN environment "
-                "variable, run `hf auth login`, pass token=..., or name another variable with %model ... --api-key-env VAR"
+                "variable or run `hf auth login`"
             )
 
     def _make_client(self) -> Any:
@@ -116,20 +116,24 @@ class _ClientStream:
 
 
 def failure_from_hf_error(exc: BaseException, *, timeout: float | None = None) -> Failure | None:
-    """Translate an exception of ``huggingface_hub`` (or the httpx below it)."""
-    import httpx
+    """Translate an exception of ``huggingface_hub`` (or the HTTP stack below it).
+
+    huggingface_hub 1.x talks through ``httpx``, 2.x through ``httpx2``:
+    transport failures of either are recognised by :func:`transport_failure`.
+    """
     from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 
-    if isinstance(exc, (InferenceTimeoutError, httpx.TimeoutException)):
+    if isinstance(exc, InferenceTimeoutError):
         after = f" after {timeout:g}s" if timeout else ""
         return Failure(f"the request timed out{after} (no reply from the server)", retryable=True)
-    if isinstance(exc, httpx.TransportError):
-        return Failure(f"could not reach the server: {type(exc).__name__}: {exc}", retryable=True)
+    failure = transport_failure(exc, timeout=timeout)
+    if failure is not None:
+        return failure
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         response = exc.response
         try:
             body = response.text
-        except httpx.ResponseNotRead:  # a streamed response: its body is not loaded
+        except Exception:  # a streamed response (httpx or httpx2): its body is not loaded
             body = ""
         message = provider_message(body, str(exc).splitlines()[0])
         return failure_from_status(response.status_code, message, response.headers)

@@ -97,11 +97,19 @@ class LiteLLMModel(HTTPChatModel):
         self._key_variables = _missing_key_variables(litellm, self.model_id, self.api_base)
         if self.api_key is None and self._key_variables and not is_local_url(self.api_base):
             names = " or ".join(self._key_variables)
-            raise MissingAPIKeyError(
-                f"LiteLLMModel({self.model_id!r}) needs an API key: set the {names} environment variable, "
-                "pass api_key=..., or name another variable with %model ... --api-key-env VAR"
-            )
+            raise MissingAPIKeyError(f"LiteLLMModel({self.model_id!r}) needs an API key: set the {names} environment variable")
         self._ready = True
+
+    def check(self) -> None:
+        """Raise now when the provider is unknown or its API key is missing.
+
+        With a key given, or a server on this machine (which needs none), there
+        is nothing to check that the first call would not: litellm (3-4 s to
+        import) is then left for that call.
+        """
+        if self.api_key is not None or is_local_url(self.api_base):
+            return
+        self._check_ready()
 
     def _effective_key(self) -> str | None:
         if self.api_key is None and self._key_variables and is_local_url(self.api_base):

@@ -66,10 +66,7 @@ class OpenAIServerModel(HTTPChatModel):
         if is_local_url(self.api_base):
             return LOCAL_PLACEHOLDER_KEY
         where = f"the server at {self.api_base}" if self.api_base else "OpenAI"
-        raise MissingAPIKeyError(
-            f"{self._describe()} has no API key for {where}. Set the OPENAI_API_KEY environment variable, "
-            "pass api_key=..., or name another variable with %model ... --api-key-env VAR"
-        )
+        raise MissingAPIKeyError(f"{self._describe()} has no API key for {where}: set the OPENAI_API_KEY environment variable")
 
     def _check_ready(self) -> None:
         try:

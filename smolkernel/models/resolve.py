@@ -149,11 +149,16 @@ def resolve_model(
         kwargs=kwargs,
     )
     model = builder(rest, options)
+    described = {"api_base": api_base, "api_key_env": api_key_env, **kwargs}
+    model.model_spec = text  # type: ignore[attr-defined]  # so agent.to_spec() can name the model again
+    model.model_spec_options = {k: v for k, v in described.items() if v is not None}  # type: ignore[attr-defined]
     cassette = record if record is not None else os.environ.get(RECORD_ENV)
     if cassette and builder is not _build_replay:
         from .cassette import RecordingModel
 
-        model = RecordingModel(model, os.path.expanduser(cassette))
+        recording = RecordingModel(model, os.path.expanduser(cassette))
+        recording.model_spec, recording.model_spec_options = model.model_spec, model.model_spec_options  # type: ignore[attr-defined]
+        model = recording
     return model
 
 
@@ -174,7 +179,7 @@ def _read_key(variable: str | None) -> str | None:
         return None
     value = os.environ.get(variable)
     if not value:
-        raise MissingAPIKeyError(f"the API key variable {variable} is not set; set it (e.g. export {variable}=...) or name another one")
+        raise MissingAPIKeyError(f"the API key variable {variable} is not set: set it (e.g. export {variable}=...)", hint="or name another one")
     return value
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Union
 
+from .._structured import load_structured_file
 from ..exceptions import ConfigurationError, ScriptExhausted
 from .base import ChatMessage, MessageLike, Model, StreamDelta, TokenUsage, ToolCall, apply_stop, normalize_messages
 
@@ -40,24 +40,22 @@ class ScriptedModel(Model):
         self.chunk_size = chunk_size
         self._function = responses if callable(responses) else None
         self._responses = [] if callable(responses) else list(responses)
+        self.script: list[Response] | None = None if callable(responses) else list(responses)
+        """The responses as given (None for a function); ``agent.to_spec()`` writes them."""
         self._lock = threading.Lock()
         self.calls: list[list[ChatMessage]] = []
         """Every request received, in order (for assertions in tests)."""
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> ScriptedModel:
-        """Load a JSON or YAML list of responses (the ``scripted:FILE`` spec)."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(f"scripted model file {path} cannot be read: {exc}") from None
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+        """Load a JSON or YAML list of responses (the ``scripted:FILE`` spec).
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        Raises:
+            ConfigurationError: the file is missing, does not parse (the
+                message names the file and line) or is not a list.
+        """
+        path = Path(path)
+        data = load_structured_file(path, "scripted model file")
         if not isinstance(data, list):
             raise ConfigurationError(f"scripted model file {path} must hold a list of responses, not {type(data).__name__}")
         return cls(data, model_id=f"scripted:{path.name}", **kwargs)

@@ -170,6 +170,17 @@ class Tool:
             },
         }
 
+    @staticmethod
+    def from_smolagents(tool: Any) -> Tool:
+        """Adapt a smolagents tool so that it can be used here unchanged.
+
+        Raises:
+            ToolDefinitionError: ``tool`` is not a smolagents tool.
+        """
+        from .smolagents_compat import from_smolagents
+
+        return from_smolagents(tool)
+
     def __repr__(self) -> str:
         return f"<Tool {self.usage()}>"
 

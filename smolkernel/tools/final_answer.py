@@ -6,7 +6,7 @@ from typing import Any
 
 from .base import Tool
 
-__all__ = ["FinalAnswerTool", "FinalAnswer"]
+__all__ = ["FinalAnswerTool", "FinalAnswer", "final_answer_as_assignment"]
 
 
 class FinalAnswer(BaseException):
@@ -31,3 +31,32 @@ class FinalAnswerTool(Tool):
 
     def forward(self, answer: Any) -> Any:
         raise FinalAnswer(answer)
+
+
+def final_answer_as_assignment(code: str, target: str = "result") -> str:
+    """``code`` with each ``final_answer(x)`` statement rewritten as ``target = x``.
+
+    Exported agent code then runs on its own, outside an agent, and leaves the
+    answer in ``target``; comments and layout are kept. Code that does not
+    parse is returned unchanged.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    lines = code.splitlines(keepends=True)
+    calls = [
+        node for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name) and node.value.func.id == "final_answer"
+    ]
+    for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+        call = node.value
+        argument = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "answer"), None)
+        value = ast.get_source_segment(code, argument) if argument is not None else "None"
+        start, end = node.lineno - 1, node.end_lineno - 1
+        before, after = lines[start][: node.col_offset], lines[end][node.end_col_offset :]
+        lines[start : end + 1] = [f"{before}{target} = {value}{after}"]
+    return "".join(lines)

@@ -105,3 +105,15 @@ def test_running_the_same_agent_twice_at_once_is_refused():
         return await first
 
     assert asyncio.run(both()).output == 1
+
+
+def test_stream_sends_one_model_output_per_step_with_message_and_code():
+    from smolkernel import CodeAgent
+    from smolkernel.agents import events as ev
+    from smolkernel.models import ScriptedModel
+
+    agent = CodeAgent([], ScriptedModel(["Thought: add.\n```python\nx = 1 + 1\n```", "```python\nfinal_answer(x)\n```"]))
+    outputs = [e for e in agent.stream("two steps") if isinstance(e, ev.ModelOutput)]
+    assert [e.step_number for e in outputs] == [1, 2]
+    assert all(e.message is not None and e.message.content for e in outputs)
+    assert [e.code for e in outputs] == ["x = 1 + 1", "final_answer(x)"]

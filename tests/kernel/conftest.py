@@ -30,7 +30,7 @@ def llm() -> Iterator[LoopbackLLMServer]:
 
 def _kernel_with_model(server: LoopbackLLMServer, *extra_args: str) -> KernelDriver:
     driver = start_kernel(extra_args=extra_args)
-    run = driver.execute(f"%model openai/test --api-base {server.api_base}", timeout=30)
+    run = driver.execute(f"%model openai/test --api-base {server.api_base}", timeout=90)
     assert run.status == "ok", run.text()
     return driver
 

@@ -44,6 +44,20 @@ def test_missing_api_key_variable_is_named(kernel):
     assert run.status == "error" and "SMOLKERNEL_TEST_UNSET_KEY" in run.reply["evalue"]
 
 
+def test_missing_provider_key_fails_when_the_model_is_set(monkeypatch):
+    """The key is checked by %model itself, not by the first task seconds later."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    kernel = start_kernel()
+    try:
+        run = kernel.execute("%model openai/gpt-4o-mini")
+    finally:
+        kernel.shutdown()
+    assert run.status == "error" and run.reply["ename"] == "MissingAPIKeyError"
+    evalue = run.reply["evalue"]
+    assert "OPENAI_API_KEY" in evalue and "--api-key-env" in evalue and "interrupted" not in evalue
+    assert "api_key=" not in evalue  # Python-only advice does not belong in the kernel
+
+
 def test_model_without_spec_shows_the_current_one(kernel, llm):
     assert "openai/test" in kernel.execute("%model").stdout
 

@@ -103,7 +103,7 @@ def test_export_puts_the_last_runs_code_in_the_next_cell(shell, loopback):
     assert run(shell, "%agent export").success
 
     assert shell.rl_next_input.startswith("# exported from %%agent: Make y.")
-    assert "y = 5\nprint(y)\n\nfinal_answer(y)" in shell.rl_next_input
+    assert "y = 5\nprint(y)\n\nresult = y" in shell.rl_next_input
 
 
 def test_tools_from_the_namespace(shell, loopback, capsys):

@@ -87,3 +87,21 @@ async def test_resolved_spec_talks_to_the_loopback_server(monkeypatch):
         model = resolve_model("openai-server:m", api_base=server.api_base, api_key_env="LOOPBACK_KEY")
         assert (await model.agenerate([{"role": "user", "content": "x"}])).content == "resolved"
     assert server.chat_requests[0].headers["authorization"] == "Bearer sk-loop"
+
+
+def test_malformed_yaml_scripted_file_names_the_file_and_line(tmp_path):
+    path = tmp_path / "replies.yaml"
+    path.write_text("- first reply\n- second: is: wrong\n- third\n")
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_model(f"scripted:{path}")
+    message = str(caught.value)
+    assert str(path) in message and "is not valid YAML" in message
+    assert f"{path}:2:" in message and "mapping values are not allowed here" in message
+    assert "Traceback" not in message and len(message.splitlines()) == 1
+
+
+def test_malformed_json_scripted_file_names_the_file_and_line(tmp_path):
+    path = tmp_path / "replies.json"
+    path.write_text('[\n  "one",\n  "two"\n  "three"\n]\n')
+    with pytest.raises(ConfigurationError, match=r"replies\.json:4:3 is not valid JSON: Expecting ','"):
+        resolve_model(f"scripted:{path}")

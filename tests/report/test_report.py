@@ -25,7 +25,7 @@ def test_report_writes_html_and_executed_notebook_offline(tmp_path):
     lines = []
     result = run_notebook_report(source, tmp_path / "out" / "weekly.html", progress=lines.append)
     assert result.failed_cell is None and result.cells == 2
-    assert lines == [line for line in lines if re.match(r"\[\d/2\] cell \d: ok", line)] and len(lines) == 2
+    assert [re.sub(r"\(\d+\.\d s\)", "(T)", line) for line in lines] == ["In [1] (code cell 1 of 2): ok (T)", "In [2] (code cell 2 of 2): ok (T)"]
     html = result.html_path.read_text()
     assert "cell-two-table" in html and ">45<" in html
     assert not re.search(r"""(src|href)=["']https?://""", html)
@@ -39,14 +39,16 @@ def test_failing_cell_is_named_and_exit_code_is_non_zero(tmp_path):
     source = notebook(tmp_path / "bad.ipynb", "x = 1", "1 / 0", "y = 2")
     proc = subprocess.run([sys.executable, "-m", "smolkernel.report", str(source), "-o", str(tmp_path / "bad-report.html")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert "cell 2 failed: ZeroDivisionError" in proc.stderr
+    # named as the HTML shows it (In [2]), not by its index among all cells (markdown included)
+    assert "In [2] (code cell 2 of 3) failed: ZeroDivisionError" in proc.stderr
+    assert "In [1] (code cell 1 of 3): ok" in proc.stderr
     assert (tmp_path / "bad-report.html").exists() and (tmp_path / "bad-report.ipynb").exists()
 
 
 def test_allow_errors_keeps_going(tmp_path):
     source = notebook(tmp_path / "bad.ipynb", "1 / 0", "z = 'reached'\nz")
     result = run_notebook_report(source, tmp_path / "r.html", allow_errors=True, progress=lambda _: None)
-    assert result.failed_cell == 1
+    assert result.failed_cell == 1 and result.failed_label == "In [1] (code cell 1 of 2)"
     executed = nbformat.read(result.notebook_path, as_version=4)
     assert executed.cells[2].outputs[0]["data"]["text/plain"] == "'reached'"
 

@@ -93,3 +93,25 @@ def test_batch_view_estimates_time_left(comm_log):
     batch.update(done=4, failed=1)
     assert batch.throughput > 0 and batch.time_left is not None and batch.time_left > 0
     batch.finish()
+
+
+def test_memory_view_keeps_a_table_answer_a_table_and_counts_in_the_singular(comm_log):
+    import pandas as pd
+
+    frame = pd.DataFrame({"region": [f"r{i}" for i in range(8)], "revenue": range(8)})
+    model = ScriptedModel(lambda messages: {"tool_calls": [{"name": "final_answer", "arguments": {"answer": "x"}}]})
+    agent = ToolCallingAgent([], model, memory_size=2)
+    agent.run("one task")
+    agent.memory.interactions[-1].answer = frame  # a DataFrame answer, as a CodeAgent returns it
+    page = MemoryView(agent).to_html()
+    assert "<table" in page.split("<td>", 3)[-1] and "<td>r4</td>" in page and "r5" not in page
+    assert "3 more rows" in page
+    assert "1 run · 1 step" in page and "1 runs" not in page and "1 steps" not in page
+
+
+def test_usage_view_shows_a_cost_column_only_when_a_price_is_known(comm_log):
+    result = ToolCallingAgent([], ScriptedModel([answer(1)])).run("one step")
+    assert "<th>cost</th>" not in UsageView(result).to_html()  # a scripted model has no price
+    result.action_steps[0].token_usage.cost = 0.0021
+    page = UsageView(result).to_html()
+    assert "<th>cost</th>" in page and "$0.0021" in page

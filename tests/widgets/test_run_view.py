@@ -232,3 +232,13 @@ def test_step_displays_are_in_the_cards_unless_shown_elsewhere(comm_log, show_di
     view.handle_event(ev.StepFinished("r1", "agent", step=ActionStep(step_number=1, displays=[figure])))
     assert ("figure-here" in view.to_html()) is show_displays
     assert ("figure-here" in view.widget.children[1].children[0].children[0].value) is show_displays
+
+
+def test_a_run_ended_by_a_configuration_error_is_failed_not_interrupted(comm_log):
+    view = RunView()
+    base = {"run_id": "r1", "agent_name": "agent", "depth": 0}
+    view.handle_event(ev.RunStarted(**base, task="t", max_steps=3))
+    view.handle_event(ev.StepStarted(**base, step_number=1))
+    view.finish("MissingAPIKeyError: LiteLLMModel('openai/gpt-4o-mini') needs an API key")
+    assert view.state.status == "failed"
+    assert "interrupted" not in view.to_html() and "needs an API key" in view.state.error

@@ -1,0 +1,1 @@
+"""Sharing agents and tools: describe (to_spec), save/load folders, the Hub."""
