@@ -12,6 +12,8 @@ from harness import code_reply, start_kernel
 
 from smolkernel.kernel.frontend import console_command, is_parameters_cell
 
+TASK_TIMEOUT = 180
+"""Seconds a task may take: a kernel's first model call imports litellm, slow on a loaded machine."""
 TOOL_CELL = '%%tool\nfrom smolkernel import tool\n\n@tool\ndef shout(text: str) -> str:\n    """Upper-case text.\n\n    Args:\n        text: the text\n    """\n    return text.upper()\n'
 
 
@@ -74,7 +76,7 @@ def test_input_without_stdin_is_end_of_file(kernel):
 
 def test_generated_code_stays_out_of_the_users_history(kernel, llm):
     llm.add_replies(code_reply("agent_history_marker = 1\nfinal_answer('ok')"))
-    assert kernel.execute("Set the marker").status == "ok"
+    assert kernel.execute("Set the marker", timeout=TASK_TIMEOUT).status == "ok"
     history = kernel.request("history", hist_access_type="tail", n=50, raw=True, output=False)["history"]
     sources = [entry[2] for entry in history]
     assert "Set the marker" in sources
@@ -97,7 +99,7 @@ def test_parameters_cell_runs_as_python(kernel, llm):
     assert run.status == "ok" and run.outputs == []
     assert len(llm.chat_requests) == before
     llm.add_replies(code_reply("final_answer(n * 6)"))
-    assert kernel.execute("Multiply n by six").result["data"]["text/plain"] == "42"
+    assert kernel.execute("Multiply n by six", timeout=TASK_TIMEOUT).result["data"]["text/plain"] == "42"
 
 
 def test_parameters_cells_are_told_from_tasks():
@@ -123,12 +125,12 @@ def test_runs_show_text_progress_until_the_client_renders_widgets(llm):
     try:
         assert driver.execute(f"%model openai/test --api-base {llm.api_base}").status == "ok"
         llm.add_replies(code_reply("print('step output')"), code_reply("final_answer(3)"))
-        run = driver.execute("Two steps", timeout=90)
+        run = driver.execute("Two steps", timeout=TASK_TIMEOUT)
         assert "[step 1] code:" in run.stdout and "step output" in run.stdout
         assert not any("application/vnd.jupyter.widget-view+json" in d["data"] for d in run.displays)
         driver.open_widget_manager()
         llm.add_replies(code_reply("final_answer(4)"))
-        run = driver.execute("One step", timeout=90)
+        run = driver.execute("One step", timeout=TASK_TIMEOUT)
         assert any("application/vnd.jupyter.widget-view+json" in d["data"] for d in run.displays)
         assert "[step 1] code:" not in run.stdout
     finally:
