@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,8 @@ class WidgetFrontend:
         """True when widgets can be shown live: a client opened the control comm, or ipywidgets holds one."""
         if self.seen:
             return True
-        try:
-            import sys
-
-            widget = sys.modules["ipywidgets"].Widget if "ipywidgets" in sys.modules else None
-        except AttributeError:
-            widget = None
+        module = sys.modules.get("ipywidgets")  # a client that connected after ipywidgets took the target
+        widget = getattr(module, "Widget", None)
         return widget is not None and getattr(widget, "_control_comm", None) is not None
 
 
