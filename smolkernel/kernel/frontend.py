@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "WidgetFrontend", "request_input", "console_command", "is_parameters_cell", "notebook_dir", "resolve_path",
+    "WidgetFrontend", "request_input", "console_command", "is_parameters_cell", "parameters_note", "notebook_dir", "resolve_path",
     "resolve_model_spec", "ASK_EXIT", "PARAMETER_TAGS",
 ]
 
@@ -133,6 +133,21 @@ def is_parameters_cell(code: str, cell_meta: Any = None) -> bool:
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return False
     return True
+
+
+def parameters_note(code: str) -> str:
+    """A line for the next task naming the variables a parameters cell set (empty when none can be read)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return ""
+    parts = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            value = ast.get_source_segment(code, node.value) or "..."
+            value = value if len(value) <= 80 else value[:77] + "..."
+            parts.extend(f"{target.id} = {value}" for target in node.targets if isinstance(target, ast.Name))
+    return f"(The notebook's parameters are variables in the workspace: {'; '.join(parts)}.)" if parts else ""
 
 
 @lru_cache(maxsize=1)

@@ -91,6 +91,7 @@ class SmolKernel(IPythonKernel):
         self._in_agent_run = False
         self._host_code_running = False
         self._interrupted = False
+        self._parameters_note = ""
         self.frontend = frontend.WidgetFrontend()
         """Whether the client renders widgets (it opened the widget control comm)."""
         self.frontend.register(self.comm_manager)
@@ -168,6 +169,7 @@ class SmolKernel(IPythonKernel):
         if word == "help":
             code = "%help"
         elif frontend.is_parameters_cell(code, cell_meta):  # papermill's parameters: Python in the workspace
+            self._parameters_note = frontend.parameters_note(code)
             code = "%%python\n" + code
         if store_history and not silent:
             try:
@@ -247,6 +249,8 @@ class SmolKernel(IPythonKernel):
         uses_workspace = hasattr(agent, "executor")
         if uses_workspace and await self._restart_dead_workspace(ctx):
             task += "\n\n(Note: the workspace kernel had stopped and was restarted: variables from earlier tasks are gone.)"
+        if self._parameters_note:  # the next task learns the notebook's parameters (memory keeps them after)
+            task, self._parameters_note = f"{task}\n\n{self._parameters_note}", ""
         live = LiveRun.start(ctx.out, task, agent.max_steps, use_widgets=self.live_widgets())
         try:
             if uses_workspace:

@@ -100,6 +100,8 @@ def test_parameters_cell_runs_as_python(kernel, llm):
     assert len(llm.chat_requests) == before
     llm.add_replies(code_reply("final_answer(n * 6)"))
     assert kernel.execute("Multiply n by six", timeout=TASK_TIMEOUT).result["data"]["text/plain"] == "42"
+    prompt = " ".join(str(m.get("content")) for m in llm.chat_requests[-1].messages)
+    assert "n = 7" in prompt and "label = 'seven'" in prompt  # the agent is told what the parameters are
 
 
 def test_parameters_cells_are_told_from_tasks():
