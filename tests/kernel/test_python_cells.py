@@ -35,7 +35,7 @@ def _timed_outputs(kernel, msg_id: str, timeout: float = 60) -> list[tuple[float
 
 def test_output_arrives_live_and_in_order(kernel):
     code = ("%%python\nimport sys, time\nfrom IPython.display import display\n"
-            "for i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.4)\n"
+            "for i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.7)\n"
             "print('to stderr', file=sys.stderr, flush=True)\ndisplay('shown')\nprint('after', flush=True)")
     outputs = _timed_outputs(kernel, kernel.client.execute(code))
     ticks = [t for t, kind, c in outputs if kind == "stream" and c["text"].startswith("tick")]
