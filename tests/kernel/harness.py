@@ -97,12 +97,12 @@ class KernelDriver:
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
 
-    def execute(self, code: str, timeout: float = 60, **options: Any) -> CellRun:
+    def execute(self, code: str, timeout: float = 180, **options: Any) -> CellRun:
         """Run one cell; returns its reply and IOPub outputs (raises TimeoutError past ``timeout``)."""
         msg_id = self.client.execute(code, **options)
         return self.collect(msg_id, timeout)
 
-    def collect(self, msg_id: str, timeout: float = 60) -> CellRun:
+    def collect(self, msg_id: str, timeout: float = 180) -> CellRun:
         """Gather the outputs and the reply of the request ``msg_id``."""
         deadline = time.monotonic() + timeout
         outputs: list[tuple[str, dict[str, Any]]] = []
