@@ -14,7 +14,7 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 LOCK_EXTRAS := --extra test --extra bench --extra transformers
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo test test-latest bench install lock sysdeps clean
+.PHONY: demo test test-latest bench install lock sysdeps wasm clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,17 @@ lock: | $(PY)
 sysdeps:
 	@bash scripts/sysdeps.sh
 
+# The WebAssembly executor's runtime (npm packages pyodide and deno), installed
+# from the committed lock into wasm/node_modules; without npm it says so and
+# the wasm tests skip (they fail under CI=true).
+WASM_STAMP := wasm/node_modules/.installed
+$(WASM_STAMP): wasm/package.json wasm/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd wasm && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "wasm: npm is missing; the wasm executor's tests will skip" >&2; fi
+
+wasm: $(WASM_STAMP)
+
 DEMO_OUT := build/demo/quickstart.html
 
 # Runs notebooks/quickstart.ipynb in the SmolKernel kernel and writes an HTML
@@ -50,13 +61,13 @@ demo: $(STAMP)
 	$(VENV)/bin/smolkernel report notebooks/quickstart.ipynb -o $(DEMO_OUT) --timeout 300
 	@echo "Open the report: $(CURDIR)/$(DEMO_OUT)"
 
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps wasm
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The whole suite against the newest versions that pyproject.toml allows, in a
 # second venv: finds a break from a new release on purpose, not by accident.
 LATEST := .venv-latest
-test-latest: sysdeps
+test-latest: sysdeps wasm
 	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip --disable-pip-version-check -q install "uv==$(UV_VERSION)"
 	$(LATEST)/bin/uv pip install -q --python $(LATEST)/bin/python --upgrade $(FIND_LINKS) \

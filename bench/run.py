@@ -238,11 +238,12 @@ def main() -> None:
         print(f"{name:52} {ours:12.3f} {theirs:12.3f} {ratio:7.2f}  {goal}")
     print(f"(medians of {REPEATS} runs; per-step figures over {STEPS}-step runs; tokens by cl100k_base)")
 
-    for extra in ("bench_kernel", "bench_kernel_start", "bench_widgets"):
+    for extra in ("bench_kernel", "bench_kernel_start", "bench_widgets", "bench_transformers", "bench_remote"):
         if (HERE / f"{extra}.py").exists() and os.environ.get("BENCH_ONLY_CORE") != "1":
             print(f"\n== {extra} ==")
             sys.path.insert(0, str(HERE))
-            importlib.import_module(extra).main()
+            module = importlib.import_module(extra)
+            module.main([]) if extra == "bench_transformers" else module.main()
 
 
 if __name__ == "__main__":

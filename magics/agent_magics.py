@@ -35,7 +35,7 @@ from ._views import RunDisplay, open_run_view, show_memory, show_usage
 
 __all__ = ["AgentMagics", "load_ipython_extension", "unload_ipython_extension"]
 
-SUBCOMMANDS = ("config", "tools", "memory", "usage", "reset", "export")
+SUBCOMMANDS = ("config", "tools", "memory", "usage", "reset", "export", "save", "load")
 """Words that make ``%agent`` a command instead of a task."""
 
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*(=\S*)?")
@@ -101,7 +101,7 @@ class AgentMagics(Magics):
     @no_var_expand
     @line_magic("agent")
     @_run_options("agent")
-    @argument("task", nargs="*", help="the task (or a command: config, tools, memory, usage, reset, export)")
+    @argument("task", nargs="*", help="the task (or a command: config, tools, memory, usage, reset, export, save, load)")
     def agent_line(self, line: str) -> Any:
         """A one-line task, or a command for the agents of this notebook.
 
@@ -116,6 +116,10 @@ class AgentMagics(Magics):
             %agent usage                       tokens per run and the session's totals
             %agent reset                       forget memories, stop sibling kernels (variables stay)
             %agent export                      put the last run's code in a new cell
+            %agent save FOLDER|hub:ORG/NAME    save the latest agent (spec, tool code, requirements)
+                 [--public] [--message TEXT]   or push it to the Hub
+            %agent load FOLDER|hub:ORG/NAME    make a saved agent the notebook's agent
+                 [--trust-remote-code] [--revision REV]
 
         Anything else is a task, after optional options:
         ``%agent --max-steps 3 Give the mean of {column}``. A task that
@@ -125,7 +129,7 @@ class AgentMagics(Magics):
         """
         words = line.strip().split(None, 1)
         if not words:
-            raise UsageError("%agent needs a task or a command (config, tools, memory, usage, reset, export); see %agent?")
+            raise UsageError("%agent needs a task or a command (config, tools, memory, usage, reset, export, save, load); see %agent?")
         command, rest = words[0], (words[1] if len(words) > 1 else "")
         if command in SUBCOMMANDS:
             return self._command(command, rest)
@@ -135,10 +139,14 @@ class AgentMagics(Magics):
 
     # -- commands -----------------------------------------------------------------
 
-    def _command(self, command: str, rest: str) -> None:
+    def _command(self, command: str, rest: str) -> Any:
         if command == "config":
             self._config(rest)
-            return
+            return None
+        if command in ("save", "load"):
+            from ._sharing import load_command, save_command
+
+            return load_command(self.session, rest) if command == "load" else save_command(self.session, rest)
         if rest.strip():
             raise UsageError(f"%agent {command} takes no arguments; for a task that begins with {command!r}, use a %%agent cell")
         if command == "tools":

@@ -14,6 +14,8 @@ __all__ = [
     "ToolCallingAgent",
     "RunResult",
     "AgentSpec",
+    "load_agent",
+    "load_tool",
     # memory
     "AgentMemory",
     # models
@@ -53,6 +55,8 @@ _LAZY = {
     "ToolCallingAgent": "smolkernel.agents",
     "RunResult": "smolkernel.agents",
     "AgentSpec": "smolkernel.spec",
+    "load_agent": "smolkernel.sharing",
+    "load_tool": "smolkernel.sharing",
     "AgentMemory": "smolkernel.memory",
     "Model": "smolkernel.models",
     "ChatMessage": "smolkernel.models",

@@ -18,6 +18,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("smolkernel.kernel.install", "add_install_commands"),
     ("smolkernel.report", "add_report_command"),
+    ("smolkernel.executors.docker_image", "add_image_command"),
 )
 """(module, registering function) for every subcommand group."""
 

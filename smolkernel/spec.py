@@ -92,7 +92,9 @@ class AgentSpec:
     kind: str = "code"
     """``code`` (CodeAgent) or ``toolcalling`` (ToolCallingAgent)."""
     model: str | None = None
-    """A model spec string (see ``resolve_model``); None means ``$SMOLKERNEL_MODEL``."""
+    """A model spec string (see ``resolve_model``); None means ``$SMOLKERNEL_MODEL``.
+    ``scripted`` with ``model_options: {responses: [...]}`` is a ScriptedModel given inline
+    (what ``to_spec`` writes for one made from a list), for tests and offline demos."""
     model_options: dict[str, Any] = field(default_factory=dict)
     """Options for ``resolve_model``: ``api_base``, ``api_key_env``, backend keywords."""
     tools: list[str | dict[str, Any]] = field(default_factory=list)
@@ -187,8 +189,18 @@ class AgentSpec:
 
     # -- writing ------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data (JSON/YAML-ready); fields at their default are left out, ``kind`` is always there."""
+    def to_dict(self, *, self_contained: bool = False) -> dict[str, Any]:
+        """The spec as plain data (JSON/YAML-ready); fields at their default are left out, ``kind`` is always there.
+
+        Args:
+            self_contained: make the data independent of the spec's folder, for
+                another process or machine (a Dask worker): ``{file: ...}``
+                entries become ``{source: ...}`` with the file's code, and a
+                relative ``scripted:``/``replay:`` file becomes absolute.
+
+        Raises:
+            AgentSpecError: with ``self_contained``, a tool file cannot be read.
+        """
         out: dict[str, Any] = {"kind": self.kind}
         defaults = AgentSpec()
         for f in fields(self):
@@ -198,11 +210,28 @@ class AgentSpec:
             if value == getattr(defaults, f.name):
                 continue
             if f.name == "managed_agents":
-                value = [m.to_dict() for m in value]
+                value = [m.to_dict(self_contained=self_contained) for m in value]
             elif isinstance(value, (dict, list)):
                 value = json.loads(json.dumps(value))  # a deep, plain copy
             out[f.name] = value
+        if self_contained:
+            if self.model:
+                out["model"] = self._local_model_path()
+            if self.tools:
+                out["tools"] = [self._inlined(index, entry) for index, entry in enumerate(out["tools"])]
         return out
+
+    def _inlined(self, index: int, entry: Any) -> Any:
+        if not (isinstance(entry, dict) and "file" in entry):
+            return entry
+        from .tools.entries import ToolEntryContext
+
+        path = ToolEntryContext(base_dir=self.base_dir).resolve_path(str(entry["file"]))
+        try:
+            code = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise self._where.error(("tools", index), f"cannot read tool file {str(path)!r}: {exc.strerror or exc}") from None
+        return {"source": code, **({"name": entry["name"]} if entry.get("name") else {})}
 
     def to_yaml(self) -> str:
         """The spec as YAML text (multi-line strings as blocks)."""
@@ -239,7 +268,8 @@ class AgentSpec:
         """Make the agent this spec describes (its managed agents too).
 
         Args:
-            model: use this model instead of the spec's (e.g. a ScriptedModel in tests).
+            model: use this model instead of the spec's, for the managed agents
+                too (e.g. one ScriptedModel answering for the whole team in a test).
             executor: use this executor (instance or name) instead of the spec's.
             trust_remote_code: whether tool code shipped with the spec
                 (``file``/``source`` entries) may run. A spec you load yourself
@@ -280,6 +310,8 @@ class AgentSpec:
                 tools.extend(build_tool_entry(entry, context))
             except ConfigurationError as exc:
                 raise self._where.error(("tools", index), str(exc)) from None
+            except Exception as exc:  # a tool's own constructor failed: still one located error
+                raise self._where.error(("tools", index), f"building the tool failed: {type(exc).__name__}: {exc}") from exc
         return tools
 
     def _build_model(self, override: Model | str | None) -> Model:
@@ -300,6 +332,8 @@ class AgentSpec:
             raise self._where.error(("model",), str(exc)) from None
         except TypeError as exc:  # a backend keyword it does not take
             raise self._where.error(("model_options",), f"the model does not take these options: {exc}") from None
+        except (ValueError, OSError) as exc:
+            raise self._where.error(("model",), f"the model cannot be made: {type(exc).__name__}: {exc}") from exc
 
     def _local_model_path(self) -> str | None:
         """``scripted:FILE`` / ``replay:FILE`` relative to the spec's folder when the file is there."""
@@ -417,16 +451,15 @@ def _check_field(key: str, value: Any, where: _Where) -> Any:
 
 
 def _check_no_secrets(key: str, options: Mapping[str, Any], where: _Where) -> None:
+    """Refuse values that look like secrets; never repeat them in the message."""
     for name, value in options.items():
         if str(name).endswith("_env"):
             if not isinstance(value, str) or not _ENV_NAME.match(value):
-                raise where.error((key, name), f"must name an environment variable (e.g. OPENAI_API_KEY), not {value!r}")
+                raise where.error((key, name), "must be the name of an environment variable (e.g. OPENAI_API_KEY), not a key or other text")
         elif _SECRET_KEY.search(str(name)) and value is not None:
             raise where.error(
                 (key, name),
-                f"a spec never holds a secret; put it in an environment variable and name that variable with {name}_env"
-                if not str(name).endswith("key") else
-                f"a spec never holds a secret; put it in an environment variable and name it with api_key_env",
+                "a spec never holds a secret; put it in an environment variable and name the variable instead (api_key_env: VAR)",
             )
 
 

@@ -6,7 +6,7 @@ import smolkernel
 
 def test_all_is_the_documented_surface():
     assert smolkernel.__all__ == [
-        "CodeAgent", "ToolCallingAgent", "RunResult", "AgentSpec", "AgentMemory",
+        "CodeAgent", "ToolCallingAgent", "RunResult", "AgentSpec", "load_agent", "load_tool", "AgentMemory",
         "Model", "ChatMessage", "ToolCall", "TokenUsage",
         "LiteLLMModel", "OpenAIServerModel", "InferenceClientModel", "TransformersModel", "ScriptedModel", "resolve_model",
         "Tool", "tool",

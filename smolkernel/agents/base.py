@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._async import iterate_sync, run_sync
@@ -399,6 +400,70 @@ class MultiStepAgent:
         from ..sharing.describe import agent_to_spec
 
         return agent_to_spec(self)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the agent to ``folder``: ``agent.yaml``, ``tools/NAME.py``, ``requirements.txt``.
+
+        Returns:
+            The folder.
+
+        Raises:
+            ConfigurationError: a part of the agent cannot be described.
+        """
+        from ..sharing.folder import save_agent
+
+        return save_agent(self, folder)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, *, trust_remote_code: bool = False, **build: Any) -> MultiStepAgent:
+        """Load an agent saved with ``save`` (or by smolagents 1.x).
+
+        Args:
+            folder: the folder.
+            trust_remote_code: import the tool code shipped in ``tools/``;
+                refused by default, since it is code someone else wrote.
+            **build: ``model=`` or ``executor=`` to use instead of the saved ones.
+
+        Raises:
+            AgentSpecError: the folder is wrong or its tool code is not trusted.
+        """
+        from ..sharing.folder import load_folder
+
+        return load_folder(folder, trust_remote_code=trust_remote_code, kind=cls._spec_kind(), **build)
+
+    def push_to_hub(self, repo_id: str, *, token: str | None = None, private: bool = True, commit_message: str | None = None, **options: Any) -> str:
+        """Save the agent and upload it to a Hub repository (``HF_ENDPOINT`` chooses the server).
+
+        Returns:
+            The new revision (commit id).
+        """
+        from ..sharing.hub import push_agent
+
+        return push_agent(self, repo_id, token=token, private=private, commit_message=commit_message, **options)
+
+    @classmethod
+    def from_hub(cls, repo_id: str, *, revision: str | None = None, trust_remote_code: bool = False, token: str | None = None, **options: Any) -> MultiStepAgent:
+        """Download an agent from the Hub (at ``revision``: a commit, branch or tag) and load it.
+
+        Raises:
+            AgentSpecError: as ``from_folder``.
+            ConfigurationError: the repository or revision cannot be fetched.
+        """
+        from ..sharing.hub import download_agent
+        from ..sharing.folder import load_folder
+
+        where = {key: options.pop(key) for key in ("repo_type", "endpoint") if key in options}
+        folder = download_agent(repo_id, revision=revision, token=token, **where)
+        return load_folder(folder, trust_remote_code=trust_remote_code, kind=cls._spec_kind(), **options)
+
+    @classmethod
+    def _spec_kind(cls) -> str | None:
+        from .code_agent import CodeAgent
+        from .tool_calling_agent import ToolCallingAgent
+
+        if issubclass(cls, CodeAgent):
+            return "code"
+        return "toolcalling" if issubclass(cls, ToolCallingAgent) else None
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -14,7 +14,7 @@ from ..memory import ActionStep, compact
 from ..models.base import ChatMessage
 from .base import MultiStepAgent, RunContext
 from .managed import ManagedAgentTool
-from .parsing import parse_code
+from .parsing import cut_fake_observation, ipython_lines, parse_code
 
 __all__ = ["CodeAgent"]
 
@@ -78,6 +78,7 @@ class CodeAgent(MultiStepAgent):
     async def _act(self, message: ChatMessage, step: ActionStep, ctx: RunContext) -> None:
         code = parse_code(message.content or "")
         step.code = code
+        self._check_ipython(code)
         for managed in self.tools.values():
             if isinstance(managed, ManagedAgentTool):
                 managed.context = ctx
@@ -98,8 +99,25 @@ class CodeAgent(MultiStepAgent):
         if out.is_final_answer and not step.error:
             step.is_final_answer, step.output, step.answer_bundle = True, out.output, out.answer_bundle
 
+    def _check_ipython(self, code: str) -> None:
+        """IPython lines run where the executor is IPython; elsewhere the model is told plainly.
+
+        Raises:
+            AgentExecutionError: the code has ``%`` or ``!`` lines and the executor runs plain Python.
+        """
+        lines = ipython_lines(code)
+        if not lines or self.executor.runs_ipython:
+            return
+        number, line = lines[0]
+        raise AgentExecutionError(
+            f"Line {number}: `{line.strip()}` is IPython syntax (a %magic or !shell command); the "
+            f"{self.executor.name!r} executor runs plain Python, so the code was not run. Write it in Python: "
+            "e.g. subprocess.run([...], capture_output=True, text=True) for a shell command, and use only "
+            "packages that are already installed."
+        )
+
     def _step_messages(self, step: ActionStep, limit: int | None) -> list[ChatMessage]:
-        reply = step.model_output if step.model_output is not None else ""
+        reply = cut_fake_observation(step.model_output or "")  # the real observation follows, not the invented one
         if step.code and "```" not in reply and "<code>" not in reply:
             reply = f"```python\n{step.code}\n```"
         text = step.observations or "(no output)"

@@ -13,7 +13,8 @@ from ..models.base import ChatMessage, ToolCall
 from ..tools import FinalAnswer, Tool
 from .base import MultiStepAgent, RunContext
 from .managed import ManagedAgentTool
-from .parsing import parse_json_tool_calls
+from ._near_json import Undecodable, decode_value
+from .parsing import parse_tool_calls
 
 __all__ = ["ToolCallingAgent"]
 
@@ -34,7 +35,7 @@ class ToolCallingAgent(MultiStepAgent):
         return list(self.tools.values())
 
     async def _act(self, message: ChatMessage, step: ActionStep, ctx: RunContext) -> None:
-        calls = message.tool_calls or parse_json_tool_calls(message.content or "")
+        calls = message.tool_calls or parse_tool_calls(message.content or "")
         for index, call in enumerate(calls):
             if not call.id:
                 call.id = f"call_{step.step_number}_{index}"
@@ -64,13 +65,17 @@ class ToolCallingAgent(MultiStepAgent):
 
     async def _call_tool(self, call: ToolCall) -> tuple[bool, Any]:
         """Run one call; return (True, result) or (False, error text for the model)."""
+        problem = getattr(call, "problem", None)
+        if problem and not call.name:
+            return False, f"{problem}. Nothing was run."
         tool = self.tools.get(call.name)
         if tool is None:
             return False, f"there is no tool named {call.name!r}; the tools are: {', '.join(self.tools)}"
-        if isinstance(call.arguments, str):
-            return False, f"the arguments are not a JSON object: {compact(call.arguments, 200)!r}"
+        arguments, problem = _arguments_of(call, tool)
+        if problem:
+            return False, f"{problem}. Nothing was run; call {tool.usage()} again with its arguments as a JSON object."
         try:
-            return True, await asyncio.to_thread(tool, **call.arguments)
+            return True, await asyncio.to_thread(tool, **arguments)
         except FinalAnswer as answer:
             return True, answer.value
         except AgentToolCallError as exc:
@@ -88,6 +93,26 @@ class ToolCallingAgent(MultiStepAgent):
             text = step.tool_results.get(call.id, "")
             messages.append(ChatMessage(role="tool", content=text if limit is None else compact(text, limit), tool_call_id=call.id))
         return messages
+
+
+def _arguments_of(call: ToolCall, tool: Tool) -> tuple[dict[str, Any], str | None]:
+    """The call's arguments as a dict, or a problem for the model (missing arguments are never ``{}``)."""
+    problem = getattr(call, "problem", None)
+    if problem:
+        return {}, problem
+    if getattr(call, "arguments_missing", False) or (isinstance(call.arguments, str) and not call.arguments.strip()):
+        if tool.inputs:
+            return {}, f"the call to {call.name} gave no arguments, but it takes {', '.join(tool.inputs)}"
+        return {}, None
+    if isinstance(call.arguments, dict):
+        return call.arguments, None
+    try:
+        value = decode_value(call.arguments)  # a native call whose argument text is near-JSON
+    except Undecodable as exc:
+        return {}, f"the arguments are {exc}"
+    if not isinstance(value, dict):
+        return {}, f"the arguments must be a JSON object mapping argument names to values: {compact(call.arguments, 200)!r}"
+    return value, None
 
 
 def _as_text(value: Any) -> str:

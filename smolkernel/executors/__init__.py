@@ -9,6 +9,11 @@ __all__ = [
     "LocalExecutor",
     "KernelExecutor",
     "SandboxExecutor",
+    "DockerExecutor",
+    "WasmExecutor",
+    "E2BExecutor",
+    "ModalExecutor",
+    "JupyterServerExecutor",
     "resolve_executor",
     "EXECUTOR_NAMES",
 ]
@@ -17,6 +22,11 @@ _LAZY = {
     "LocalExecutor": ".local",
     "KernelExecutor": ".kernel",
     "SandboxExecutor": ".sandbox",
+    "DockerExecutor": ".docker",
+    "WasmExecutor": ".wasm",
+    "E2BExecutor": ".e2b",
+    "ModalExecutor": ".modal",
+    "JupyterServerExecutor": ".jupyter_server",
     "resolve_executor": ".registry",
     "EXECUTOR_NAMES": ".registry",
 }

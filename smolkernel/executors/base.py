@@ -47,6 +47,8 @@ class Executor(abc.ABC):
     """
 
     name: ClassVar[str] = "executor"
+    runs_ipython: ClassVar[bool] = False
+    """True when code runs in an IPython shell, so ``%magic`` and ``!shell`` lines work."""
 
     def __init__(self, *, timeout: float | None = 60.0, max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS):
         self.timeout = timeout

@@ -92,6 +92,7 @@ class KernelExecutor(Executor):
     """
 
     name = "kernel"
+    runs_ipython = True
     interrupt_mode = "signal"
 
     def __init__(
@@ -390,7 +391,8 @@ class KernelExecutor(Executor):
                 allow_stdin=True,
                 stop_on_error=False,
             )
-        waiter = _ExecutionWaiter(self, self._msg_id, self.max_output_chars, on_message, on_input)
+        waiter = self._new_waiter(self._msg_id)
+        waiter.on_message, waiter.on_input = on_message, on_input  # hooks for %%python, whatever the transport
         started = time.perf_counter()
         state = await waiter.wait(timeout)
         output = waiter.collector.to_output(time.perf_counter() - started)
@@ -403,6 +405,10 @@ class KernelExecutor(Executor):
             output.is_final_answer = True
             output.error = None
         return output, state
+
+    def _new_waiter(self, msg_id: str) -> _ExecutionWaiter:
+        """The reader of one execution's messages (transports other than ZMQ override it)."""
+        return _ExecutionWaiter(self, msg_id, self.max_output_chars)
 
     # -- completion and inspection ---------------------------------------------
 

@@ -14,6 +14,11 @@ EXECUTOR_NAMES: dict[str, tuple[str, str]] = {
     "local": (".local", "LocalExecutor"),
     "kernel": (".kernel", "KernelExecutor"),
     "sandbox": (".sandbox", "SandboxExecutor"),
+    "docker": (".docker", "DockerExecutor"),
+    "wasm": (".wasm", "WasmExecutor"),
+    "e2b": (".e2b", "E2BExecutor"),
+    "modal": (".modal", "ModalExecutor"),
+    "jupyter-server": (".jupyter_server", "JupyterServerExecutor"),
 }
 """Known executor names and the class each one names (module, class)."""
 

@@ -9,8 +9,8 @@ kernel shows its message, not a traceback).
 
 from __future__ import annotations
 
+import asyncio
 import os
-
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -198,7 +198,7 @@ def _executor_names() -> tuple[str, ...]:
     return tuple(EXECUTOR_NAMES)
 
 
-@directive("executor", "%executor NAME [--timeout S]", "choose where code runs (the workspace restarts)", choices=("kernel", "local", "sandbox"))
+@directive("executor", "%executor NAME [--timeout S]", "choose where code runs (the workspace restarts)", choices=("kernel", "local", "sandbox", "docker", "wasm", "e2b", "modal", "jupyter-server"))
 async def _executor(ctx: DirectiveContext, args: list[str], body: str) -> None:
     positional, options = split_options("executor", args, ("--timeout",))
     session = ctx.session
@@ -286,6 +286,10 @@ async def _tool_cell(ctx: DirectiveContext, args: list[str], body: str) -> None:
     if not made:
         ctx.out.stream("no tools were defined in this cell (decorate a function with @tool, or create a Tool instance)\n", "stderr")
         return
+    for key, value in namespace.items():
+        if any(value is item for item in made):
+            # what agent.save() and %save write for this tool: the cell, with what it uses from other cells
+            value._cell_source, value._cell_namespace, value._source_attribute = body, namespace, key
     ctx.session.add_tools(made)
     ctx.out.stream(f"tools added: {', '.join(t.name for t in made)}\n")
 
@@ -350,6 +354,46 @@ async def _export(ctx: DirectiveContext, args: list[str], body: str) -> None:
     header = f"# code of the task: {run.task.splitlines()[0][:100]}\n" if run.task else ""
     ctx.payload.append({"source": "set_next_input", "text": header + code, "replace": False})
     ctx.out.stream("the code of the last task is in a new cell below\n")
+
+
+@directive("save", "%save FOLDER|hub:ORG/NAME [--public] [--message TEXT]", "save the agent (spec, tool code, requirements) to a folder or push it to the Hub")
+async def _save(ctx: DirectiveContext, args: list[str], body: str) -> None:
+    public = "--public" in args
+    positional, options = split_options("save", [a for a in args if a != "--public"], ("--message",))
+    if len(positional) != 1:
+        raise ConfigurationError("%save takes one folder or hub:ORG/NAME, e.g. %save my_agent")
+    agent = ctx.session.ensure_agent()
+    target = positional[0]
+    if target.startswith("hub:"):
+        revision = await asyncio.to_thread(agent.push_to_hub, target[4:], private=not public, commit_message=options.get("--message"))
+        ctx.out.stream(f"pushed to {target} (revision {revision[:12]}); load it with %load {target}\n")
+        return
+    folder = await asyncio.to_thread(agent.save, os.path.expanduser(target))
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.parent.name in (folder.name, "tools"))
+    ctx.out.stream(f"saved to {folder}: {', '.join(files)}\n")
+
+
+@directive("load", "%load FOLDER|hub:ORG/NAME [--trust-remote-code] [--revision REV]", "load a saved agent: its model, kind, tools and settings (memory stays)")
+async def _load(ctx: DirectiveContext, args: list[str], body: str) -> None:
+    from ..sharing.folder import folder_spec, looks_like_hub_id
+
+    trust = "--trust-remote-code" in args
+    positional, options = split_options("load", [a for a in args if a != "--trust-remote-code"], ("--revision",))
+    if len(positional) != 1:
+        raise ConfigurationError("%load takes one folder or hub:ORG/NAME, e.g. %load my_agent --trust-remote-code")
+    source = positional[0]
+    if looks_like_hub_id(source):
+        from ..sharing.hub import download_agent
+
+        folder = await asyncio.to_thread(download_agent, source, revision=options.get("--revision"))
+    elif "--revision" in options:
+        raise ConfigurationError("%load: --revision is for hub:ORG/NAME sources")
+    else:
+        folder = os.path.expanduser(source)
+    spec = folder_spec(folder)
+    agent = await ctx.session.adopt(spec, trust_remote_code=trust)
+    tools = ", ".join(t.name for t in ctx.session.tools.values()) or "none"
+    ctx.out.stream(f"loaded {type(agent).__name__} {agent.name or ''} from {source}: model {spec.model or '(default)'}, tools: {tools}\n".replace("  ", " "))
 
 
 @directive("help", "%help", "this list")

@@ -71,6 +71,8 @@ class AgentSession:
         """Tools added with ``%tools`` and ``%%tool``, by name."""
         self.executor_started = False
         """True once the workspace was used (so ``%reset`` has something to clear)."""
+        self.agent_options: dict[str, Any] = {}
+        """More keyword arguments for the agent (instructions, managed agents...) from ``%load``."""
         self._tools_version = 0
         self._tools_sent_version = -1
         self._memory_size = memory_size
@@ -138,7 +140,7 @@ class AgentSession:
         self.agent_kind = _check_kind(kind)
         self._agent = None
 
-    async def set_executor(self, name: str, timeout: float | None) -> Executor:
+    async def set_executor(self, name: str, timeout: float | None, options: dict[str, Any] | None = None) -> Executor:
         """Use a new executor (the old one is closed: its workspace is gone).
 
         Raises:
@@ -146,7 +148,7 @@ class AgentSession:
         """
         from ..executors.registry import resolve_executor
 
-        new = resolve_executor(name, timeout=timeout)
+        new = resolve_executor(name, **{**(options or {}), "timeout": timeout})
         old, self._executor = self._executor, new
         self.executor_name, self.executor_timeout = name, timeout
         self.executor_started = False
@@ -201,12 +203,43 @@ class AgentSession:
     def _build_agent(self) -> MultiStepAgent:
         from .. import agents
 
-        options: dict[str, Any] = {"tools": list(self.tools.values()), "model": self.model, "max_steps": self.max_steps}
+        options: dict[str, Any] = {"tools": list(self.tools.values()), "model": self.model, "max_steps": self.max_steps, **self.agent_options}
         if self.agent_kind == "code":
             agent: MultiStepAgent = agents.CodeAgent(executor=self.executor, **options)
         else:
             agent = agents.ToolCallingAgent(**options)
         agent.memory = self.memory
+        return agent
+
+    async def adopt(self, spec: Any, *, trust_remote_code: bool = False) -> MultiStepAgent:
+        """Become the agent ``spec`` describes (``%load``): its model, kind, tools and settings.
+
+        The memory stays; the workspace stays too unless the spec names
+        another executor.
+
+        Raises:
+            AgentSpecError: the spec cannot be built (a tool, the model, trust).
+        """
+        from ..sharing.describe import user_tools
+
+        executor_name = spec.executor or self.executor_name
+        options = {k: v for k, v in spec.executor_options.items() if k != "timeout"}
+        timeout = spec.executor_options.get("timeout", self.executor_timeout)
+        agent = spec.build(trust_remote_code=trust_remote_code, executor=self.executor if spec.kind == "code" and not spec.executor else None)
+        if spec.kind == "code" and spec.executor:
+            await self.set_executor(executor_name, timeout, options)
+            agent.executor = self.executor
+        self.model, self.model_spec = agent.model, getattr(agent.model, "model_spec", None)
+        self.agent_kind, self.max_steps = spec.kind, spec.max_steps
+        self.tools = {item.name: item for item in user_tools(agent)}
+        self.agent_options = {
+            "managed_agents": list(agent.managed_agents.values()), "planning_interval": spec.planning_interval,
+            "instructions": spec.instructions, "name": spec.name, "description": spec.description,
+        }
+        self.memory.resize(spec.memory_size)
+        agent.memory = self.memory
+        self._tools_version += 1
+        self._agent = agent
         return agent
 
     async def start_executor(self) -> Executor:

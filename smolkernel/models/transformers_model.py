@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -39,13 +38,19 @@ class TransformersModel(Model):
         device: where to run, e.g. ``"cpu"`` or ``"cuda"``.
         max_new_tokens: the most tokens one reply may have.
         model_kwargs: extra arguments for ``AutoModelForCausalLM.from_pretrained``
-            (``dtype``, ``trust_remote_code``, ...).
+            (``dtype``, ``trust_remote_code``, ``device_map="auto"``, ...). With
+            ``device_map`` the weights stay where accelerate put them and
+            ``device`` is not used.
         **kwargs: generation parameters (``do_sample``, ``temperature``, ...);
             decoding is greedy unless you ask otherwise.
 
     The prompt is the tokenizer's chat template, or a plain ``role: text``
-    layout when the tokenizer has none. Stop sequences end generation (a
-    stopping criterion) and are cut from the reply. Token counts come from
+    layout when the tokenizer has none. Stop sequences end generation
+    (transformers' own ``StopStringCriteria``, which matches on token ids
+    without decoding at every step, built once per set of stop sequences)
+    and are cut from the reply. Tool calls written in
+    the text (Hermes ``<tool_call>``, Llama ``<function=...>``, JSON...) are
+    read for the offered tools. Token counts come from
     the tokenizer. Generation runs in a worker thread, so the event loop
     stays free; the weights load on the first call.
 
@@ -71,6 +76,7 @@ class TransformersModel(Model):
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
+        self._stop_criteria: dict[tuple[str, ...], Any] = {}
 
     # -- loading and prompting -------------------------------------------------
 
@@ -83,8 +89,15 @@ class TransformersModel(Model):
                     raise MissingExtraError("transformers", "transformers", "TransformersModel") from None
                 self._tokenizer = AutoTokenizer.from_pretrained(self.model_id)
                 model = AutoModelForCausalLM.from_pretrained(self.model_id, **self.model_kwargs)
-                self._model = model.to(self.device).eval()
+                if "device_map" not in self.model_kwargs:  # accelerate has already placed the weights
+                    model = model.to(self.device)
+                self._model = model.eval()
             return self._model, self._tokenizer
+
+    @property
+    def input_device(self) -> Any:
+        """Where the prompt's tensors go: ``device``, or the first device of a ``device_map`` model."""
+        return self._load()[0].device if "device_map" in self.model_kwargs else self.device
 
     @property
     def tokenizer(self) -> Any:
@@ -110,22 +123,44 @@ class TransformersModel(Model):
     def _generate_ids(self, prompt: str, stop: Sequence[str] | None, streamer: Any = None, cancel: threading.Event | None = None) -> _Generation:
         """Run ``model.generate`` (blocking; called in a worker thread)."""
         model, tokenizer = self._load()
-        inputs = self._encode(prompt).to(self.device)
+        inputs = self._encode(prompt).to(self.input_device)
         prompt_length = inputs["input_ids"].shape[1]
         options: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": False, **self.generate_kwargs}
         options.setdefault("pad_token_id", tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-        criteria = _stopping_criteria(tokenizer, list(stop or []), prompt_length, cancel or threading.Event())
+        criteria = ([self._stop_criterion(tuple(stop))] if stop else []) + ([_cancel_criterion(cancel)] if cancel is not None else [])
+        if criteria:
+            from transformers import StoppingCriteriaList
+
+            options["stopping_criteria"] = StoppingCriteriaList(criteria)
         try:
             import torch
 
             with torch.no_grad():
-                output = model.generate(**inputs, stopping_criteria=criteria, streamer=streamer, **options)
+                output = model.generate(**inputs, streamer=streamer, **options)
         except Exception as exc:
             raise ModelCallError(f"TransformersModel({self.model_id!r}) failed to generate: {type(exc).__name__}: {exc}") from exc
         finally:
             if streamer is not None:
                 streamer.end()  # harmless twice; unblocks the reader if generate raised
         return _Generation(input_tokens=int(prompt_length), output_ids=output[0, prompt_length:].tolist())
+
+    def _stop_criterion(self, stop: tuple[str, ...]) -> Any:
+        """transformers' own ``StopStringCriteria`` for ``stop``, built once and reused.
+
+        It matches stop strings on token ids without decoding at every step;
+        building it reads and sorts the whole vocabulary (about half a second
+        for a 50k vocabulary), which ``generate(stop_strings=...)`` would redo
+        on every call.
+        """
+        criterion = self._stop_criteria.get(stop)
+        if criterion is None:
+            from transformers import StopStringCriteria
+
+            criterion = _gated(StopStringCriteria(self._tokenizer, list(stop)))
+            if len(self._stop_criteria) >= 8:
+                self._stop_criteria.pop(next(iter(self._stop_criteria)))
+            self._stop_criteria[stop] = criterion
+        return criterion
 
     def _message(self, text: str, generation: _Generation, tools: Sequence[Tool] | None) -> ChatMessage:
         usage = TokenUsage(input_tokens=generation.input_tokens, output_tokens=len(generation.output_ids))
@@ -141,6 +176,7 @@ class TransformersModel(Model):
             MissingExtraError: torch or transformers is not installed.
             ModelCallError: generation failed.
         """
+        stop = [s for s in stop or [] if s]
         prompt = await asyncio.to_thread(self.render_prompt, messages, tools)
         generation = await asyncio.to_thread(self._generate_ids, prompt, stop)
         text = self._tokenizer.decode(generation.output_ids, skip_special_tokens=True)
@@ -150,6 +186,7 @@ class TransformersModel(Model):
         self, messages: Sequence[MessageLike], *, stop: Sequence[str] | None = None, tools: Sequence[Tool] | None = None
     ) -> AsyncIterator[StreamDelta]:
         """Yield text as it is generated (``TextIteratorStreamer``); the last delta has the usage."""
+        stop = [s for s in stop or [] if s]
         prompt = await asyncio.to_thread(self.render_prompt, messages, tools)  # loads the model first
         from transformers import TextIteratorStreamer
 
@@ -173,23 +210,58 @@ class TransformersModel(Model):
         yield StreamDelta(content=rest or None, tool_calls=message.tool_calls or None, token_usage=message.token_usage)
 
 
-def _stopping_criteria(tokenizer: Any, stop: list[str], prompt_length: int, cancel: threading.Event) -> Any:
-    """A StoppingCriteriaList ending generation at a stop sequence or on ``cancel``."""
+def _gated(criterion: Any) -> Any:
+    """``criterion`` (a StopStringCriteria), consulted only after a token that can end a stop string.
+
+    The library's criterion runs a dozen tensor operations at every step; on a
+    small model that is a visible share of the step. Its own tables say which
+    tokens can end a stop string (a valid end length); after any other token
+    its answer is "not done", so it is skipped. When the tables do not have
+    the expected layout, every step consults the criterion.
+    """
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
+    from transformers import StoppingCriteria
 
-    window = max((len(s) for s in stop), default=0) + 8  # tokens enough to hold any stop sequence
+    can_end = _tokens_that_end(criterion)
+    not_done: dict[Any, Any] = {}
 
-    class StopOnSequences(StoppingCriteria):
+    class StopStrings(StoppingCriteria):
+        inner = criterion
+
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            done = cancel.is_set()
-            if stop and not done:
-                tail = input_ids[0, max(prompt_length, input_ids.shape[1] - window) :]
-                text = tokenizer.decode(tail, skip_special_tokens=True)
-                done = any(sequence in text for sequence in stop)
-            return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+            if can_end is not None and input_ids.shape[0] == 1:
+                last = int(input_ids[0, -1])
+                if last >= len(can_end) or not can_end[last]:
+                    if input_ids.device not in not_done:
+                        not_done[input_ids.device] = torch.zeros(1, dtype=torch.bool, device=input_ids.device)
+                    return not_done[input_ids.device]
+            return criterion(input_ids, scores, **kwargs)
 
-    return StoppingCriteriaList([StopOnSequences()])
+    return StopStrings()
+
+
+def _tokens_that_end(criterion: Any) -> list[bool] | None:
+    """Per token id, whether it can end one of the criterion's stop strings (None: layout not as expected)."""
+    try:
+        table = criterion.embedding_vec
+        stops, positions, ends = criterion.num_stop_strings, criterion.max_valid_positions, criterion.max_valid_end_lens
+        if table.dim() != 2 or table.shape[1] != stops * (positions + ends) + 1:
+            return None
+        return (table[:, stops * positions : stops * (positions + ends)] > 0).any(dim=1).tolist()
+    except AttributeError:
+        return None
+
+
+def _cancel_criterion(cancel: threading.Event) -> Any:
+    """A stopping criterion that ends generation once ``cancel`` is set (a stream's consumer left)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopOnCancel(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StopOnCancel()
 
 
 def _fallback_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
@@ -207,21 +279,15 @@ def _fallback_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     return "\n".join(lines)
 
 
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-
-
 def _parse_tool_calls(text: str, tool_names: list[str]) -> list[ToolCall]:
-    """Tool calls written as JSON ``{"name": ..., "arguments": {...}}`` (optionally in <tool_call> tags)."""
+    """Tool calls the model wrote in its text, in any format ``parse_tool_calls`` reads, for the offered tools only."""
     if not tool_names:
         return []
-    calls = []
-    blocks = re.findall(r"<tool_call>(.*?)</tool_call>", text, re.DOTALL) or _JSON_OBJECT.findall(text)
-    for index, block in enumerate(blocks):
-        try:
-            data = json.loads(block)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and data.get("name") in tool_names:
-            arguments = data.get("arguments", data.get("parameters", {}))
-            calls.append(ToolCall(name=data["name"], arguments=arguments if isinstance(arguments, dict) else str(arguments), id=f"call_{index}"))
-    return calls
+    from ..agents.parsing import parse_tool_calls
+    from ..exceptions import AgentParsingError
+
+    try:
+        calls = parse_tool_calls(text)
+    except AgentParsingError:
+        return []
+    return [call for call in calls if call.name in tool_names]

@@ -30,12 +30,20 @@ _SHIPPED_KINDS = ("file", "source")
 
 def inline_source(item: Tool, source: str) -> dict[str, Any]:
     """The default for tools known only by their source: a ``{source: ...}`` entry."""
-    return {"source": source, "name": _attribute_name(item, source)}
+    entry: dict[str, Any] = {"source": source}
+    name = source_attribute(item, source)
+    if name:
+        entry["name"] = name
+    return entry
 
 
-def _attribute_name(item: Tool, source: str) -> str | None:
+def source_attribute(item: Tool, source: str) -> str | None:
+    """The name in ``source`` that gives ``item``, when known (so loading picks just this tool)."""
     from ..tools.base import FunctionTool
 
+    kept = getattr(item, "_source_attribute", None)
+    if kept:
+        return kept
     if isinstance(item, FunctionTool) and f"{item.function.__name__} = tool(" in source:
         return item.function.__name__
     return None
@@ -136,7 +144,19 @@ def _executor_part(agent: Any) -> tuple[str | None, dict[str, Any]]:
         if name is None:
             raise ConfigurationError(f"executor {cls_name} has no name a spec can use; choose one of {', '.join(EXECUTOR_NAMES)}")
         options = {"timeout": executor.timeout} if executor.timeout != 60.0 else {}
+        options.update(_local_imports(executor))
     return (None if name == "local" and not options else name), dict(options)
+
+
+def _local_imports(executor: Any) -> dict[str, Any]:
+    """``additional_imports`` of a LocalExecutor made in Python (the magics make theirs so)."""
+    policy = getattr(executor, "imports", None)
+    if policy is None or executor.name != "local":
+        return {}
+    from ..executors._local_guard import DEFAULT_ALLOWED_IMPORTS
+
+    extra = ["*"] if policy.allow_all else sorted(policy.allowed - DEFAULT_ALLOWED_IMPORTS)
+    return {"additional_imports": extra} if extra else {}
 
 
 def agent_to_spec(agent: MultiStepAgent, *, source_entry: SourceEntry = inline_source) -> AgentSpec:

@@ -54,6 +54,9 @@ def tool_source(item: Tool) -> str:
     kept = getattr(item, "_source_code", None)
     if isinstance(kept, str):
         return kept
+    cell = getattr(item, "_cell_source", None)
+    if isinstance(cell, str):
+        return _cell_tool_source(cell, getattr(item, "_cell_namespace", None) or {}, item.name)
     if isinstance(item, FunctionTool):
         return _function_tool_source(item)
     return _class_tool_source(item)
@@ -67,6 +70,15 @@ def _function_tool_source(item: FunctionTool) -> str:
     name_arg = "" if function.__name__ == item.name else f", name={item.name!r}"
     body = f"{definition}\n\n{function.__name__} = tool({function.__name__}{name_arg})\n"
     return _HEADER + "from smolkernel import tool\n" + preamble + "\n\n" + body
+
+
+def _cell_tool_source(cell: str, namespace: dict[str, Any], tool_name: str) -> str:
+    """A ``%%tool`` cell as a module: what it uses from earlier cells first, then the cell."""
+    try:
+        preamble = _preamble(cell, namespace, tool_name, skip=set())
+    except SyntaxError:
+        preamble = ""
+    return _HEADER + (preamble + "\n\n\n" if preamble else "") + cell.strip() + "\n"
 
 
 def _class_tool_source(item: Tool) -> str:
@@ -140,6 +152,7 @@ def _preamble(source: str, namespace: dict[str, Any], tool_name: str, *, skip: s
             imports.append(line)
         if helper:
             helpers.append(helper)
+    imports.sort(key=lambda line: not line.startswith(("import ", "from ")))
     return "\n".join(imports) + ("\n\n\n" + "\n\n\n".join(helpers) if helpers else "")
 
 

@@ -181,6 +181,22 @@ class Tool:
 
         return from_smolagents(tool)
 
+    def save(self, folder: Any) -> Any:
+        """Write ``tool.py`` (its source and what it uses) and ``requirements.txt`` into ``folder``."""
+        from ..sharing.tool_files import save_tool
+
+        return save_tool(self, folder)
+
+    def push_to_hub(self, repo_id: str, *, token: str | None = None, private: bool = True, commit_message: str | None = None, **options: Any) -> str:
+        """Share this tool on the Hub (``tool.py`` + ``requirements.txt``); load it with ``smolkernel.load_tool``.
+
+        Returns:
+            The commit id of the new revision.
+        """
+        from ..sharing.hub import push_tool
+
+        return push_tool(self, repo_id, token=token, private=private, commit_message=commit_message, **options)
+
     def __repr__(self) -> str:
         return f"<Tool {self.usage()}>"
 

@@ -273,7 +273,21 @@ def _tools_from_code(code: str, filename: str, name: Any) -> list[Tool]:
         raise ConfigurationError(f"{filename} defines no tool (a @tool function, a Tool instance or a Tool subclass)")
     for item in tools:
         item._source_code = code  # type: ignore[attr-defined]
+        item._source_attribute = str(name) if name else _attribute_of(module, item)  # type: ignore[attr-defined]
     return tools
+
+
+def _attribute_of(module: types.ModuleType, item: Tool) -> str | None:
+    """The module-level name that gives ``item`` (or its class), so a save names just this tool."""
+    candidates = [item, getattr(item, "wrapped", item), getattr(item, "function", item)]
+    origin = candidates[1]
+    for key, value in vars(module).items():
+        if any(value is candidate for candidate in candidates):
+            return key
+    for key, value in vars(module).items():
+        if isinstance(value, type) and getattr(value, "__module__", None) == module.__name__ and isinstance(origin, value):
+            return key
+    return None
 
 
 def _defined_tools(module: types.ModuleType) -> list[Tool]:

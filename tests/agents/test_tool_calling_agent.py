@@ -61,7 +61,7 @@ def test_unknown_tool_and_malformed_arguments_are_observations(add_tool):
     result = ToolCallingAgent([add_tool], model).run("x")
     assert "no tool named 'multiply'" in result.action_steps[0].error
     assert "add" in result.action_steps[0].error  # lists the real tools
-    assert "not a JSON object" in result.action_steps[1].error
+    assert "invalid JSON at line 1 column 2" in result.action_steps[1].error
     assert result.output == "ok"
 
 

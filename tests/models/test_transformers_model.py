@@ -110,3 +110,71 @@ def test_tool_calls_written_as_json_are_parsed():
     (call,) = _parse_tool_calls(text, ["add"])
     assert (call.name, call.arguments) == ("add", {"a": 1, "b": 2})
     assert _parse_tool_calls('{"name": "other", "arguments": {}}', ["add"]) == []
+
+
+async def test_device_map_auto_in_model_kwargs(tiny_model_dirs):
+    """``device_map="auto"`` (accelerate) places the weights itself; on a CPU-only machine, on the CPU."""
+    pytest.importorskip("accelerate", reason="device_map needs accelerate (the transformers extra)")
+    path = str(tiny_model_dirs["templated"])
+    mapped = TransformersModel(path, max_new_tokens=12, min_new_tokens=12, model_kwargs={"device_map": "auto"})
+    plain = TransformersModel(path, max_new_tokens=12, min_new_tokens=12)
+    message = await mapped.agenerate(MESSAGES)
+    assert {p.device.type for p in mapped._model.parameters()} == {"cpu"}
+    assert str(mapped.input_device) == "cpu"
+    assert message.content == (await plain.agenerate(MESSAGES)).content  # same weights, greedy: same text
+
+
+async def test_stop_uses_transformers_stop_string_criterion(tiny_model_dirs, monkeypatch):
+    """Stop sequences reach ``generate`` as transformers' own StopStringCriteria, built once per set of stops."""
+    from transformers import StopStringCriteria
+
+    model = TransformersModel(str(tiny_model_dirs["plain"]), max_new_tokens=24, min_new_tokens=24)
+    hf_model, _ = model._load()
+    seen = []
+    original = hf_model.generate
+
+    def recording_generate(*args, **kwargs):
+        seen.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(hf_model, "generate", recording_generate)
+    full = (await model.agenerate(MESSAGES)).content
+    assert "stopping_criteria" not in seen[-1] and "stop_strings" not in seen[-1]  # exactly what raw generate gets
+    stop = full[len(full) // 2 : len(full) // 2 + 3]
+    first = await model.agenerate(MESSAGES, stop=[stop, ""])
+    second = await model.agenerate(MESSAGES, stop=[stop])
+    (criterion,) = seen[-2]["stopping_criteria"]
+    assert isinstance(criterion.inner, StopStringCriteria) and criterion.inner.stop_strings == (stop,)
+    assert seen[-1]["stopping_criteria"][0] is criterion, "built once, reused"
+    assert first.content == second.content == full[: full.index(stop)]
+    assert first.token_usage.output_tokens < 24
+
+
+def test_tool_calls_in_other_formats_are_read_for_offered_tools():
+    from smolkernel.models.transformers_model import _parse_tool_calls
+
+    (call,) = _parse_tool_calls('<function=add>{"a": 1, "b": 2}</function>', ["add"])
+    assert (call.name, call.arguments) == ("add", {"a": 1, "b": 2})
+    (call,) = _parse_tool_calls('[TOOL_CALLS]add[ARGS]{"a": 1, "b": "x}', ["add"])
+    assert call.problem and "invalid JSON" in call.problem
+    assert _parse_tool_calls("no call here", ["add"]) == []
+
+
+def test_gated_stop_criterion_decides_as_the_library_does(tiny_model_dirs):
+    """The gate skips transformers' StopStringCriteria only where its answer is 'not done'."""
+    from transformers import StopStringCriteria
+
+    from smolkernel.models.transformers_model import _gated
+
+    model = TransformersModel(str(tiny_model_dirs["plain"]))
+    _, tokenizer = model._load()
+    stops = ["Observation:", "the dog"]
+    library = StopStringCriteria(tokenizer, stops)
+    gated = _gated(library)
+    generator = torch.Generator().manual_seed(0)
+    samples = [torch.randint(0, len(tokenizer), (1, 12), generator=generator) for _ in range(300)]
+    for text in ("Thought: ok. Observation:", "a dog runs. the dog", "the cat sat on the mat and looked at the dog"):
+        samples.append(tokenizer(text, return_tensors="pt")["input_ids"])
+    decisions = [(bool(gated(ids, None)[0]), bool(library(ids, None)[0])) for ids in samples]
+    assert all(ours == theirs for ours, theirs in decisions)
+    assert sum(theirs for _, theirs in decisions) >= 3, "the stop strings at the end must be seen"

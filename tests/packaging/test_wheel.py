@@ -24,6 +24,7 @@ def test_wheel_contains_every_package(tmp_path):
         "smolkernel/agents/prompts/toolcalling_agent.txt",
         "smolkernel/models/base.py",
         "smolkernel/executors/base.py",
+        "smolkernel/executors/wasm_runner.mjs",
         "smolkernel/magics/__init__.py",
         "smolkernel/widgets/__init__.py",
         "smolkernel/kernelspec/kernel.json",

@@ -27,6 +27,8 @@ from smolkernel.tools import tool  # noqa: E402
 
 SECRET = "sk-corpus-" + os.urandom(8).hex()
 CALLS = {"note": 0}
+BOUNDARIES = ("sandbox", "docker", "wasm")
+"""Executors that are security boundaries: every snippet runs, the network-reaching ones too."""
 
 
 @tool
@@ -78,6 +80,14 @@ def make_executor(kind: str):
         from smolkernel.executors.local import LocalExecutor
 
         return LocalExecutor(**common)
+    if kind == "docker":
+        from smolkernel.executors.docker import DockerExecutor
+
+        return DockerExecutor(**common, memory_limit_mb=1024, max_processes=64, interrupt_grace=1.0)
+    if kind == "wasm":
+        from smolkernel.executors.wasm import WasmExecutor
+
+        return WasmExecutor(**common, memory_limit_mb=1024)
     limits = {"memory_limit_mb": 2048, "max_processes": 64, "cpu_seconds": 120, "interrupt_grace": 1.0}
     if kind == "sandbox":
         from smolkernel.executors.sandbox import SandboxExecutor
@@ -134,7 +144,7 @@ async def main(kind: str, results: Path, visible: Path, private: Path, skip: set
         await executor.start()
         await executor.send_tools({"note": note})
         for snippet in CORPUS:
-            if snippet.name in skip or (kind == "local" and not snippet.local) or (snippet.sandbox_only and kind != "sandbox"):
+            if snippet.name in skip or (kind == "local" and not snippet.local) or (snippet.sandbox_only and kind not in BOUNDARIES):
                 continue
             with results.open("a") as out:  # recorded before running: a dead host still names its killer
                 out.write(json.dumps({"name": snippet.name, "started": True}) + "\n")

@@ -92,6 +92,45 @@ def test_sandbox_contains_every_snippet() -> None:
     assert leaks == set()
 
 
+BOUNDARY_LEAKS = {"read_secret_file", "net_loopback", "net_outside", "drive_other_kernel", "own_connection_file",
+                  "write_visible_file"}
+"""Snippets that must not even work inside a boundary executor."""
+
+
+def assert_contained(kind: str, records: list[dict]) -> None:
+    """Every snippet ran, the host survived each one, nothing reached the host, no leak worked inside."""
+    assert len(records) == len(CORPUS)
+    assert all(r.get("host_alive") for r in records), [r["name"] for r in records if not r.get("host_alive")]
+    breaches = {r["name"]: r["host_effects"] for r in records if r["host_effects"]}
+    assert breaches == {}
+    assert {r["name"] for r in records if r["worked_inside"]} & BOUNDARY_LEAKS == set()
+
+
+@pytest.mark.slow
+def test_docker_contains_every_snippet(docker_image: str) -> None:
+    """The corpus in a real container (real engine, the image of ``smolkernel image build``)."""
+    records = run_corpus("docker")
+    table("docker", records)
+    assert_contained("docker", records)
+
+
+@pytest.mark.slow
+def test_wasm_contains_every_snippet() -> None:
+    """The corpus in real Pyodide under real Deno (the runtime ``make wasm`` installs)."""
+    from needs import missing
+
+    from smolkernel.exceptions import ConfigurationError
+    from smolkernel.executors.wasm import find_runtime
+
+    try:
+        find_runtime()
+    except ConfigurationError as exc:
+        missing(str(exc))
+    records = run_corpus("wasm")
+    table("wasm", records)
+    assert_contained("wasm", records)
+
+
 def test_kernel_host_survives_and_reports() -> None:
     records = run_corpus("kernel")
     table("kernel", records)

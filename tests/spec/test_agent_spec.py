@@ -122,9 +122,10 @@ def test_a_secret_in_a_spec_is_refused_without_echoing_it(field, options):
     assert "sk-secret-123" not in str(info.value) and "environment variable" in str(info.value)
 
 
-def test_key_env_must_be_a_variable_name():
-    with pytest.raises(AgentSpecError, match="api_key_env: must name an environment variable"):
-        AgentSpec.from_dict({"model": "openai/gpt-4o", "model_options": {"api_key_env": "sk-abc def"}})
+def test_key_env_must_be_a_variable_name_and_a_pasted_key_is_not_echoed():
+    with pytest.raises(AgentSpecError, match="api_key_env: must be the name of an environment variable") as info:
+        AgentSpec.from_dict({"model": "openai/gpt-4o", "model_options": {"api_key_env": "sk-abc-123-secret"}})
+    assert "sk-abc" not in str(info.value)
 
 
 @pytest.mark.parametrize("data, field", [

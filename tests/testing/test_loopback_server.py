@@ -34,7 +34,7 @@ def events(text: str) -> list:
 def test_exports():
     import smolkernel.testing as testing
 
-    assert set(testing.__all__) == {"ScriptedModel", "LoopbackLLMServer"}
+    assert set(testing.__all__) == {"ScriptedModel", "LoopbackLLMServer", "HubStandIn"}
     assert testing.ScriptedModel is ScriptedModel and testing.LoopbackLLMServer is LoopbackLLMServer
 
 
