@@ -463,13 +463,12 @@ class KernelExecutor(Executor):
 class _ExecutionWaiter:
     """Reads the three channels of one execution until its reply and idle status arrive."""
 
-    def __init__(
-        self, executor: KernelExecutor, msg_id: str, max_output_chars: int,
-        on_message: MessageHook | None = None, on_input: InputHook | None = None,
-    ) -> None:
+    def __init__(self, executor: KernelExecutor, msg_id: str, max_output_chars: int) -> None:
         self.executor = executor
-        self.on_message = on_message
-        self.on_input = on_input
+        self.on_message: MessageHook | None = None
+        """Sees each message of the execution as it arrives (set by ``run``)."""
+        self.on_input: InputHook | None = None
+        """Answers the code's own ``input()`` (set by ``run``); None: end of file."""
         self.deadline: float | None = None
         self.process = executor._process
         self.client = self.process.client
