@@ -368,7 +368,9 @@ async def _save(ctx: DirectiveContext, args: list[str], body: str) -> None:
         revision = await asyncio.to_thread(agent.push_to_hub, target[4:], private=not public, commit_message=options.get("--message"))
         ctx.out.stream(f"pushed to {target} (revision {revision[:12]}); load it with %load {target}\n")
         return
-    folder = await asyncio.to_thread(agent.save, os.path.expanduser(target))
+    from .frontend import resolve_path
+
+    folder = await asyncio.to_thread(agent.save, resolve_path(target))
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.parent.name in (folder.name, "tools"))
     ctx.out.stream(f"saved to {folder}: {', '.join(files)}\n")
 
@@ -389,7 +391,9 @@ async def _load(ctx: DirectiveContext, args: list[str], body: str) -> None:
     elif "--revision" in options:
         raise ConfigurationError("%load: --revision is for hub:ORG/NAME sources")
     else:
-        folder = os.path.expanduser(source)
+        from .frontend import resolve_path
+
+        folder = resolve_path(source)
     spec = folder_spec(folder)
     agent = await ctx.session.adopt(spec, trust_remote_code=trust)
     tools = ", ".join(t.name for t in ctx.session.tools.values()) or "none"
