@@ -14,7 +14,7 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 LOCK_EXTRAS := --extra test --extra bench --extra transformers
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo test test-latest bench install lock sysdeps wasm clean
+.PHONY: demo test test-latest bench install lock sysdeps node-deps wasm clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ $(WASM_STAMP): wasm/package.json wasm/package-lock.json
 
 wasm: $(WASM_STAMP)
 
+# Node packages the tests run as real servers (MCP server-everything), from the
+# committed package-lock.json; without npm the tests that need them skip.
+MCP_NODE := tests/tools/mcp_servers
+node-deps: $(MCP_NODE)/node_modules/.package-lock.json
+
+$(MCP_NODE)/node_modules/.package-lock.json: $(MCP_NODE)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(MCP_NODE) --no-audit --no-fund --loglevel=error; \
+	else echo "node-deps: npm is missing (make sysdeps installs it); the MCP tests that need Node skip" >&2; fi
+
 DEMO_OUT := build/demo/quickstart.html
 
 # Runs notebooks/quickstart.ipynb in the SmolKernel kernel and writes an HTML
@@ -61,13 +70,13 @@ demo: $(STAMP)
 	$(VENV)/bin/smolkernel report notebooks/quickstart.ipynb -o $(DEMO_OUT) --timeout 300
 	@echo "Open the report: $(CURDIR)/$(DEMO_OUT)"
 
-test: $(STAMP) sysdeps wasm
+test: $(STAMP) sysdeps node-deps wasm
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The whole suite against the newest versions that pyproject.toml allows, in a
 # second venv: finds a break from a new release on purpose, not by accident.
 LATEST := .venv-latest
-test-latest: sysdeps wasm
+test-latest: sysdeps node-deps wasm
 	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip --disable-pip-version-check -q install "uv==$(UV_VERSION)"
 	$(LATEST)/bin/uv pip install -q --python $(LATEST)/bin/python --upgrade $(FIND_LINKS) \

@@ -55,6 +55,8 @@ class AgentSession:
         """Every run of the session, oldest first (for ``%agent usage``)."""
         self.last_agent: MultiStepAgent | None = None
         """The agent of the latest run (``%agent memory``, ``%agent export``)."""
+        self.mcp_clients: list[Any] = []
+        """MCP servers added with ``%agent tools mcp``; their tools go to every agent."""
 
     # -- agents ----------------------------------------------------------------
 
@@ -65,7 +67,7 @@ class AgentSession:
             UsageError: no model, an unknown model or executor, a missing API
                 key or a bad tool; the message says how to fix it.
         """
-        tools = self.resolve_tools(config.tools)
+        tools = self.resolve_tools(config.tools) + [t for client in self.mcp_clients for t in client.tools]
         agent = self.agents.get(config.agent_key)
         if agent is None:
             agent = self._build(config, tools)
@@ -150,6 +152,24 @@ class AgentSession:
                 raise UsageError(f"{name!r} is a {type(value).__name__}, not a tool; decorate a function with @tool and pass its name")
         return found
 
+    def add_mcp_server(self, server: list[str] | str, *, timeout: float = 30.0) -> list[Tool]:
+        """Connect to an MCP server; its tools go to every agent of the session until ``close()``.
+
+        Raises:
+            UsageError: the server could not be started or reached.
+        """
+        from smolkernel.tools.mcp import MCPClient
+
+        try:
+            client = MCPClient(server, timeout=timeout).connect()
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
+        for stale in [c for c in self.mcp_clients if c.label == client.label]:  # the cell ran again
+            self.mcp_clients.remove(stale)
+            stale.close()
+        self.mcp_clients.append(client)
+        return client.tools
+
     # -- variables ---------------------------------------------------------------
 
     def check_sendable(self, config: AgentConfig, variables: Mapping[str, Any]) -> None:
@@ -190,8 +210,11 @@ class AgentSession:
             _close_quietly(agent)
 
     def close(self) -> None:
-        """Stop every agent's executor (``%unload_ext``)."""
+        """Stop every agent's executor and MCP server (``%unload_ext``)."""
         self.reset()
+        clients, self.mcp_clients = self.mcp_clients, []
+        for client in clients:
+            client.close()
 
 
 def _set_tools(agent: MultiStepAgent, tools: list[Tool]) -> None:

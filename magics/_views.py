@@ -161,18 +161,20 @@ def usage_text(results: Sequence[RunResult]) -> str:
         return "No runs yet in this session."
     lines = []
     tokens_in = tokens_out = 0
-    cost = 0.0
+    cost: float | None = None  # stays None when no run's price is known: no cost rather than $0
     for number, result in enumerate(results, 1):
         usage = result.token_usage
         tokens_in += usage.input_tokens
         tokens_out += usage.output_tokens
-        cost += usage.cost or 0.0
+        if usage.cost is not None:
+            cost = (cost or 0.0) + usage.cost
+        run_price = "" if usage.cost is None else f" ${usage.cost:.4f}"
         lines.append(
             f"{number:>3}. {_first_line(result.task)[:50]:<50} {len(result.action_steps):>2} steps "
-            f"{usage.input_tokens:>7} in {usage.output_tokens:>6} out {result.duration:6.1f} s"
+            f"{usage.input_tokens:>7} in {usage.output_tokens:>6} out {result.duration:6.1f} s{run_price}"
         )
     total_time = sum(r.duration for r in results)
-    price = f", ${cost:.4f}" if cost else ""
+    price = "" if cost is None else f", ${cost:.4f}"
     lines.append(f"Total: {counted(len(results), 'run')}, {tokens_in} in / {tokens_out} out tokens{price}, {total_time:.1f} s")
     return "\n".join(lines)
 

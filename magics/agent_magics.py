@@ -56,7 +56,9 @@ def _add_run_options(func: Any, prog: str) -> Any:
         argument("--executor", help="where code runs: local (this notebook's namespace, default), kernel, sandbox"),
         argument("--tools", help="comma-separated names of @tool functions defined in the notebook"),
         argument("--vars", help="comma-separated variables to give the agent (sent to kernel/sandbox executors)"),
-        argument("--out", help="also store the final answer in this variable"),
+        argument("--out", help="also store the final answer in this variable (with --over: the results DataFrame)"),
+        argument("--over", help="run the task once per item of this list, Series or DataFrame (rows fill {column}), as a batch"),
+        argument("--concurrency", help="with --over: items at once (default 16)"),
         argument("--max-steps", dest="max_steps", help="steps before the run gives up (default 10)"),
         argument("--memory-size", dest="memory_size", help="past tasks remembered across cells (default 5)"),
         argument("--record", help="append every model call to this cassette file (replay with --model replay:FILE)"),
@@ -112,6 +114,7 @@ class AgentMagics(Magics):
                                                api_key_env, kind, executor, tools, memory_size,
                                                max_steps, timeout, imports, pickle, record
             %agent tools                       the tools configured and the @tool objects defined
+            %agent tools mcp COMMAND|URL       add an MCP server's tools to every agent
             %agent memory                      the memory of the latest agent
             %agent usage                       tokens per run and the session's totals
             %agent reset                       forget memories, stop sibling kernels (variables stay)
@@ -142,6 +145,9 @@ class AgentMagics(Magics):
     def _command(self, command: str, rest: str) -> Any:
         if command == "config":
             self._config(rest)
+            return None
+        if command == "tools" and rest.split(None, 1)[:1] == ["mcp"]:
+            self._add_mcp(rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else "")
             return None
         if command in ("save", "load"):
             from ._sharing import load_command, save_command
@@ -183,10 +189,29 @@ class AgentMagics(Magics):
         shown = ", ".join(f"{key}={_show(value)}" for key, value in changes.items())
         print(f"%agent defaults set: {shown}")
 
+    def _add_mcp(self, text: str) -> None:
+        """``%agent tools mcp [--timeout S] COMMAND ...|URL``."""
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(f"%agent tools mcp: cannot read the command: {exc}") from None
+        timeout = 30.0
+        if words and words[0].startswith("--timeout"):
+            key, eq, value = words[0].partition("=")
+            value, words = (value, words[1:]) if eq else ((words[1] if len(words) > 1 else ""), words[2:])
+            timeout = convert_value("timeout", value)
+        if not words:
+            raise UsageError("%agent tools mcp needs a server: a command (%agent tools mcp mcp-server-time) or a URL (%agent tools mcp http://127.0.0.1:8000/mcp)")
+        server = words[0] if len(words) == 1 and words[0].lower().startswith(("http://", "https://")) else words
+        tools = self.session.add_mcp_server(server, timeout=timeout)
+        print(f"MCP tools added for every agent of this notebook: {', '.join(t.name for t in tools) or '(the server has none)'}")
+
     def _show_tools(self) -> None:
         from smolkernel.tools import Tool
 
         configured = self.session.defaults.tools
+        for client in self.session.mcp_clients:
+            print(f"MCP server {client.label}: {', '.join(t.name for t in client.tools)}  (every agent gets these)")
         print(f"Configured tools: {', '.join(configured) if configured else '(none)'}  (set with %agent config tools=a,b or --tools a,b)")
         found = [(name, value) for name, value in self.shell.user_ns.items() if isinstance(value, Tool) and not name.startswith("_")]
         if not found:
@@ -231,6 +256,8 @@ class AgentMagics(Magics):
         """Run ``text`` as a task with the options in ``args``; return the final answer."""
         config = self._config_from(args)
         namespace = self.shell.user_ns
+        if args.over is not None:
+            return self._run_over(args, text, config)
         task = fill_task(text.strip(), namespace)
         if not task:
             raise UsageError("the task is empty; write it in the cell below %%agent (or after %agent)")
@@ -249,6 +276,18 @@ class AgentMagics(Magics):
         if args.out is not None:
             namespace[args.out] = result.output
         return result.output
+
+    def _run_over(self, args: Any, text: str, config: AgentConfig) -> Any:
+        """``--over VAR``: the task for every item, fresh agents like this cell's; a DataFrame of results."""
+        from ._batch import run_over
+
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out needs a variable name, got {args.out!r}")
+        concurrency = convert_value("max_steps", args.concurrency) if args.concurrency is not None else 16
+        frame = run_over(self.shell, self.session.agent_for(config), text, args.over, concurrency=concurrency, timeout=None)
+        if args.out is not None:
+            self.shell.user_ns[args.out] = frame
+        return frame
 
     def _check(self, outcome: RunOutcome, view: RunDisplay, config: AgentConfig) -> Any:
         """The run's result, or a short UsageError saying what went wrong and what to do."""

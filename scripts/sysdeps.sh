@@ -12,6 +12,9 @@ declare -A NEED=(
   [redis-server]=redis-server
   [dockerd]=docker.io
   [mmdebstrap]=mmdebstrap
+  [node]=nodejs
+  [npm]=npm
+  [docker-compose]=docker-compose
 )
 
 missing=()

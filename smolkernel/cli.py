@@ -18,7 +18,10 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("smolkernel.kernel.install", "add_install_commands"),
     ("smolkernel.report", "add_report_command"),
+    ("smolkernel.serve.cli", "add_serve_command"),
     ("smolkernel.executors.docker_image", "add_image_command"),
+    ("smolkernel.tools.mcp_agent_server", "add_mcp_command"),
+    ("smolkernel.batch.cli", "add_batch_command"),
 )
 """(module, registering function) for every subcommand group."""
 

@@ -7,6 +7,8 @@
     │   ├── AgentParsingError      reply has no code / malformed tool call
     │   ├── AgentToolCallError     unknown tool, bad arguments
     │   ├── AgentToolExecutionError  a tool raised
+    │   │   └── ToolServerError    a tool's server (MCP, Gradio app) failed,
+    │   │                          died or did not answer in time
     │   ├── AgentExecutionError    generated code raised
     │   └── ModelCallError         the model call failed (HTTP error, timeout,
     │                              malformed reply) after its retries
@@ -20,13 +22,16 @@
     │   ├── AgentSpecError         a bad agent spec: names the field and the
     │   │                          file's line
     │   └── UntrustedCodeError     shared tool code that was not trusted
-    └── RunError                   the run itself failed
-        ├── MaxStepsReached        no final answer within max_steps
-        ├── ExecutorError          the executor could not run code
-        │   ├── ExecutionTimeout   one execution exceeded its timeout
-        │   └── ExecutorDied       the sandbox/kernel died (workspace lost)
-        ├── ScriptExhausted        a ScriptedModel ran out of responses
-        └── RunInterrupted         interrupt() or KeyboardInterrupt
+    ├── RunError                   the run itself failed
+    │   ├── MaxStepsReached        no final answer within max_steps
+    │   ├── ExecutorError          the executor could not run code
+    │   │   ├── ExecutionTimeout   one execution exceeded its timeout
+    │   │   └── ExecutorDied       the sandbox/kernel died (workspace lost)
+    │   ├── ScriptExhausted        a ScriptedModel ran out of responses
+    │   └── RunInterrupted         interrupt() or KeyboardInterrupt
+    └── ServeError                 the HTTP service (``smolkernel serve``)
+        ├── StoreUnavailable       the run store (Redis) cannot be reached
+        └── QueueFull              every worker is busy and the queue is full
 
 Exceptions never log in their constructor; they only carry a message.
 """
@@ -39,6 +44,7 @@ __all__ = [
     "AgentParsingError",
     "AgentToolCallError",
     "AgentToolExecutionError",
+    "ToolServerError",
     "AgentExecutionError",
     "ModelCallError",
     "ConfigurationError",
@@ -56,6 +62,9 @@ __all__ = [
     "ExecutorDied",
     "ScriptExhausted",
     "RunInterrupted",
+    "ServeError",
+    "StoreUnavailable",
+    "QueueFull",
 ]
 
 
@@ -80,6 +89,10 @@ class AgentToolCallError(AgentError):
 
 class AgentToolExecutionError(AgentError):
     """A tool raised while running."""
+
+
+class ToolServerError(AgentToolExecutionError):
+    """The server behind a tool (an MCP server, a Gradio app) failed, died or timed out."""
 
 
 class AgentExecutionError(AgentError):
@@ -209,3 +222,19 @@ class RunInterrupted(RunError):
     Not a ``KeyboardInterrupt``: asyncio lets those escape the event loop,
     which would take a Jupyter kernel's loop down with the run.
     """
+
+
+class ServeError(SmolkernelError):
+    """The HTTP service could not take or keep a run."""
+
+
+class StoreUnavailable(ServeError):
+    """The run store (Redis) cannot be reached; retry later."""
+
+
+class QueueFull(ServeError):
+    """Every worker is busy and the queue is full; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after

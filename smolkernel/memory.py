@@ -5,7 +5,10 @@ only the most recent observations are sent whole; older ones are compacted
 to a short head and tail, so input tokens grow linearly with the number of
 steps instead of quadratically. Across runs, ``AgentMemory`` keeps the last
 ``memory_size`` interactions (task, answer, key facts) and cumulative
-figures that never roll off.
+figures that never roll off. The displays kept in the window (figures, HTML)
+are bounded together by :data:`MAX_WINDOW_DISPLAY_CHARS`: past it, the oldest
+steps' displays are replaced by a short note, so the memory of a long session
+stays small whatever the code displayed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
     from .agents.result import RunResult
 
 __all__ = ["ActionStep", "PlanningStep", "Step", "Interaction", "AgentMemory", "compact"]
+
+MAX_WINDOW_DISPLAY_CHARS = 16_000_000
+"""Characters of display data kept across the whole window (newest first)."""
 
 
 @dataclass
@@ -161,6 +167,7 @@ class AgentMemory:
         self.time += result.duration
         if self.memory_size:
             self.interactions.append(interaction)
+            _trim_displays(self.interactions)
         return interaction
 
     def clear(self) -> None:
@@ -195,6 +202,21 @@ class AgentMemory:
             "session_time": _now() - self.started,
             "window": f"{len(self.interactions)}/{self.memory_size}",
         }
+
+
+def _trim_displays(interactions: Iterable[Interaction], budget: int = MAX_WINDOW_DISPLAY_CHARS) -> None:
+    """Keep the newest displays up to ``budget`` characters; older ones become a one-line note."""
+    used = 0
+    for interaction in reversed(list(interactions)):
+        for step in reversed(interaction.steps):
+            displays = getattr(step, "displays", None)
+            if not displays:
+                continue
+            size = sum(len(v) for d in displays for v in d.get("data", {}).values() if isinstance(v, str))
+            if used + size > budget:
+                step.displays = [{"data": {"text/plain": f"[{len(displays)} display(s) dropped from memory]"}, "metadata": {}}]
+            else:
+                used += size
 
 
 def repr_answer(answer: Any) -> str:

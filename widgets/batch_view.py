@@ -44,6 +44,12 @@ class BatchView(SnapshotView):
         """Runs that ended with an answer."""
         self.failed = 0
         """Runs that failed."""
+        self.running = 0
+        """Runs under way (counted by ``started()``)."""
+        self.tokens = 0
+        """Tokens spent by the finished runs."""
+        self.cost: float | None = None
+        """Dollars of the finished runs whose price is known."""
         self.started = time.monotonic()
         self.ended: float | None = None
         self._lock = threading.Lock()
@@ -76,13 +82,23 @@ class BatchView(SnapshotView):
             return None
         return (self.total - self.finished) / self.throughput
 
-    def record(self, success: bool = True) -> None:
-        """Count one finished run (thread-safe); the last one finishes the batch."""
+    def started(self) -> None:
+        """Count one more run under way (thread-safe)."""
+        with self._lock:
+            self.running += 1
+        self._throttle.request()
+
+    def record(self, success: bool = True, *, tokens: int = 0, cost: float | None = None) -> None:
+        """Count one finished run, its tokens and cost (thread-safe); the last one finishes the batch."""
         with self._lock:
             if success:
                 self.done += 1
             else:
                 self.failed += 1
+            self.running = max(self.running - 1, 0)
+            self.tokens += tokens
+            if cost is not None:
+                self.cost = (self.cost or 0.0) + cost
             complete = self.finished >= self.total
         if complete:
             self.finish()
@@ -114,7 +130,13 @@ class BatchView(SnapshotView):
     def _figures(self) -> str:
         left = self.time_left
         eta = "" if left is None or self.ended else f" · {format_seconds(left)} left"
-        return f"{self.finished}/{self.total} ({self.done} done, {self.failed} failed) · {self.throughput:.2f} runs/s · {format_seconds(self.elapsed)}{eta}"
+        running = f", {self.running} running" if self.running and not self.ended else ""
+        tokens = f" · {self.tokens} tokens" if self.tokens else ""
+        cost = f" · ${self.cost:.4f}" if self.cost is not None else ""
+        return (
+            f"{self.finished}/{self.total} ({self.done} done, {self.failed} failed{running}){tokens}{cost} · "
+            f"{self.throughput:.2f} runs/s · {format_seconds(self.elapsed)}{eta}"
+        )
 
     def _figures_html(self) -> str:
         failed = f"<b style='color:{RED}'>{self.failed} failed</b>" if self.failed else "0 failed"

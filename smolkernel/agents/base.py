@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import monitoring
 from .._async import iterate_sync, run_sync
 from ..exceptions import AgentError, ModelCallError, RunError, RunInterrupted, ToolDefinitionError
 from ..memory import ActionStep, AgentMemory, PlanningStep, Step, compact
@@ -57,6 +58,7 @@ class RunContext:
     parent_run_id: str | None = None
     parent_step: int | None = None
     current_step: ActionStep | None = None
+    stream_model: bool = True
 
     def send(self, event_type: type[ev.AgentEvent], **fields: Any) -> None:
         """Emit an event of ``event_type`` if anyone listens."""
@@ -185,11 +187,17 @@ class MultiStepAgent:
         *,
         variables: Mapping[str, Any] | None = None,
         on_event: EventCallback | None = None,
+        stream_model: bool = True,
         _emit: EventCallback | None = None,
         _depth: int = 0,
         _parent: tuple[str, int | None] | None = None,
     ) -> RunResult:
-        """Run ``task``; ``on_event`` receives every event (see ``events``)."""
+        """Run ``task``; ``on_event`` receives every event (see ``events``).
+
+        With a listener the model's reply is streamed (``ModelDelta`` events);
+        ``stream_model=False`` asks for whole replies instead (no deltas), which
+        costs less when nobody shows the text as it comes (the server).
+        """
         ctx = RunContext(
             run_id=uuid.uuid4().hex[:12],
             agent_name=self.name or "agent",
@@ -197,13 +205,16 @@ class MultiStepAgent:
             depth=_depth,
             parent_run_id=_parent[0] if _parent else None,
             parent_step=_parent[1] if _parent else None,
+            stream_model=stream_model,
         )
         if self._task is not None and not self._task.done():
             raise RunError(f"agent {ctx.agent_name!r} is already running a task; use another agent instance for parallel runs")
         self._task = asyncio.current_task()
         self._interrupt_requested = False
         try:
-            return await self._run(task, ctx, variables)
+            with monitoring.agent_run(ctx.agent_name, self.model.model_id, ctx.run_id, depth=_depth) as observed:
+                observed.done(await self._run(task, ctx, variables))
+            return observed.result  # type: ignore[return-value]
         except asyncio.CancelledError:
             if self._interrupt_requested:
                 raise RunInterrupted("the run was interrupted") from None
@@ -317,15 +328,17 @@ class MultiStepAgent:
 
     async def _call_model(self, messages: list[ChatMessage], number: int, ctx: RunContext, *, tools: bool = True) -> ChatMessage:
         offered = self._offered_tools() if tools else None
-        if ctx.emit is None:
-            message = await self.model.agenerate(messages, stop=self.stop_sequences, tools=offered)
-        else:
-            deltas = []
-            async for delta in self.model.astream(messages, stop=self.stop_sequences, tools=offered):
-                deltas.append(delta)
-                if delta.content:
-                    ctx.send(ev.ModelDelta, step_number=number, text=delta.content)
-            message = collect_stream(deltas)
+        with monitoring.model_call(self.model.model_id) as observed:
+            if ctx.emit is None or not ctx.stream_model:
+                message = await self.model.agenerate(messages, stop=self.stop_sequences, tools=offered)
+            else:
+                deltas = []
+                async for delta in self.model.astream(messages, stop=self.stop_sequences, tools=offered):
+                    deltas.append(delta)
+                    if delta.content:
+                        ctx.send(ev.ModelDelta, step_number=number, text=delta.content)
+                message = collect_stream(deltas)
+            observed.done(message)
         code = self._code_of(message) if tools else None  # a plan has no code
         ctx.send(ev.ModelOutput, step_number=number, message=message, code=code)
         return message
@@ -367,7 +380,8 @@ class MultiStepAgent:
         messages = self._messages(task, history, steps)
         messages.append(ChatMessage(role="user", content=load_prompt("planning.txt").format(progress=progress).strip()))
         try:
-            reply = await self.model.agenerate(messages)
+            with monitoring.model_call(self.model.model_id) as observed:
+                reply = observed.done(await self.model.agenerate(messages))
         except ModelCallError as exc:
             raise RunError(f"The model call failed while planning: {exc}") from None
         step = PlanningStep(plan=(reply.content or "").strip(), step_number=number, token_usage=reply.token_usage or TokenUsage(), duration=time.perf_counter() - began)
@@ -378,7 +392,8 @@ class MultiStepAgent:
         messages = self._messages(task, history, steps)
         messages.append(ChatMessage(role="user", content=load_prompt("final_attempt.txt").strip()))
         try:
-            reply = await self.model.agenerate(messages)
+            with monitoring.model_call(self.model.model_id) as observed:
+                reply = observed.done(await self.model.agenerate(messages))
         except (ModelCallError, RunError):
             return None
         if reply.token_usage and steps:

@@ -37,6 +37,11 @@ class RunResult:
     """Unique id of the run (matches its events)."""
 
     @property
+    def cost(self) -> float | None:
+        """Dollars spent by the run's model calls; None when no price is known."""
+        return self.token_usage.cost
+
+    @property
     def action_steps(self) -> list[ActionStep]:
         """Only the action steps."""
         return [s for s in self.steps if isinstance(s, ActionStep)]
@@ -55,12 +60,16 @@ class RunResult:
         usage = self.token_usage
         text = (
             f"RunResult({status}; {counted(len(self.action_steps), 'step')}, {self.duration:.2f} s, "
-            f"{usage.input_tokens} in / {usage.output_tokens} out tokens)\n{self.output!r}"
+            f"{usage.input_tokens} in / {usage.output_tokens} out tokens{_dollars(self.cost)})\n{self.output!r}"
         )
         answer = html.escape(repr(self.output) if not isinstance(self.output, str) else self.output)
         page = (
             f"<div class='smolkernel-result'><b>{'✔' if self.success else '✘'} {html.escape(self.task[:200])}</b>"
             f"<pre>{answer}</pre><small>{counted(len(self.action_steps), 'step')} · {self.duration:.2f} s · "
-            f"{usage.input_tokens} in / {usage.output_tokens} out tokens</small></div>"
+            f"{usage.input_tokens} in / {usage.output_tokens} out tokens{_dollars(self.cost)}</small></div>"
         )
         return {"text/plain": text, "text/html": page}
+
+
+def _dollars(cost: float | None) -> str:
+    return "" if cost is None else f" · ${cost:.4f}"

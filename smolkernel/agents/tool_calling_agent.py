@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import AgentToolCallError
+from ..exceptions import AgentParsingError, AgentToolCallError
 from ..memory import ActionStep, compact
 from ..models.base import ChatMessage, ToolCall
 from ..tools import FinalAnswer, Tool
@@ -36,6 +36,10 @@ class ToolCallingAgent(MultiStepAgent):
 
     async def _act(self, message: ChatMessage, step: ActionStep, ctx: RunContext) -> None:
         calls = message.tool_calls or parse_tool_calls(message.content or "")
+        unreadable = [c for c in calls if not c.name]
+        if unreadable:  # nothing to name in the history's tool call: the whole reply is corrected
+            problem = getattr(unreadable[0], "problem", None) or "a tool call has no name"
+            raise AgentParsingError(f"{problem}. Nothing was run; write each call as {{\"name\": ..., \"arguments\": {{...}}}}.")
         for index, call in enumerate(calls):
             if not call.id:
                 call.id = f"call_{step.step_number}_{index}"
@@ -49,6 +53,8 @@ class ToolCallingAgent(MultiStepAgent):
         failed = [call for call, (ok, _) in zip(others, outcomes) if not ok]
         for call, (ok, value) in zip(others, outcomes):
             step.tool_results[call.id] = _as_text(value) if ok else f"Error: {value}"
+            if ok:
+                step.displays.extend(_media_bundles(value))
         if finals and not failed:
             ok, value = await self._call_tool(finals[0])
             if ok:
@@ -65,9 +71,6 @@ class ToolCallingAgent(MultiStepAgent):
 
     async def _call_tool(self, call: ToolCall) -> tuple[bool, Any]:
         """Run one call; return (True, result) or (False, error text for the model)."""
-        problem = getattr(call, "problem", None)
-        if problem and not call.name:
-            return False, f"{problem}. Nothing was run."
         tool = self.tools.get(call.name)
         if tool is None:
             return False, f"there is no tool named {call.name!r}; the tools are: {', '.join(self.tools)}"
@@ -113,6 +116,14 @@ def _arguments_of(call: ToolCall, tool: Tool) -> tuple[dict[str, Any], str | Non
     if not isinstance(value, dict):
         return {}, f"the arguments must be a JSON object mapping argument names to values: {compact(call.arguments, 200)!r}"
     return value, None
+
+
+def _media_bundles(value: Any) -> list[dict[str, Any]]:
+    """Displays for the images and files (``Media``) in a tool's result."""
+    from ..tools.media import Media
+
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [{"data": item._repr_mimebundle_(), "metadata": {}} for item in items if isinstance(item, Media)]
 
 
 def _as_text(value: Any) -> str:

@@ -10,6 +10,7 @@ import re
 import sys
 from typing import Any
 
+from ._bounds import MAX_BUNDLE_CHARS, MAX_DISPLAYS_CHARS, bundle_size, cap_bundle, cap_text
 from .base import CodeOutput
 
 __all__ = ["OutputCollector", "strip_ansi"]
@@ -17,8 +18,10 @@ __all__ = ["OutputCollector", "strip_ansi"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 MAX_DISPLAYS = 50
 """Displays kept per execution; later ones are counted, not kept."""
-MAX_DISPLAY_CHARS = 10_000_000
+MAX_DISPLAY_CHARS = MAX_BUNDLE_CHARS
 """A display bundle larger than this (e.g. a giant image) is replaced by a note."""
+MAX_METADATA_CHARS = 10_000
+"""Display metadata larger than this is dropped."""
 ANSWER_METADATA_KEY = "smolkernel/final_answer"
 """Marks the sibling's display of a non-JSON final answer (same key in ``_sibling.py``)."""
 
@@ -70,6 +73,7 @@ class OutputCollector:
         self.logs = _BoundedText(max_output_chars)
         self.displays: list[dict[str, Any]] = []
         self.dropped_displays = 0
+        self.display_chars = 0
         self.answer_bundle: dict[str, Any] | None = None
         self.result: Any = None
         self.error: str | None = None
@@ -78,37 +82,36 @@ class OutputCollector:
     def feed(self, msg_type: str, content: dict[str, Any]) -> None:
         """Take one IOPub message of the execution."""
         if msg_type == "stream":
-            self.logs.add(content.get("text", ""))
+            text = content.get("text", "")
+            self.logs.add(text if isinstance(text, str) else "")
         elif msg_type == "display_data" and content.get("metadata", {}).get(ANSWER_METADATA_KEY):
             self._keep_answer(content)
         elif msg_type in ("display_data", "update_display_data"):
             self._add_display(content)
         elif msg_type == "execute_result":
             data = content.get("data", {})
-            self.result = data.get("text/plain")
+            self.result = cap_text(data.get("text/plain"))
             if set(data) - {"text/plain"}:
                 self._add_display(content)
         elif msg_type == "error":
-            self.error_name = content.get("ename")
-            self.error = _format_error(content)
+            self.error_name = cap_text(content.get("ename"), 200)
+            self.error = cap_text(_format_error(content))
         elif msg_type == "clear_output":
             self.displays.clear()
 
     def _add_display(self, content: dict[str, Any]) -> None:
-        if len(self.displays) >= MAX_DISPLAYS:
+        if len(self.displays) >= MAX_DISPLAYS or self.display_chars >= MAX_DISPLAYS_CHARS:
             self.dropped_displays += 1
             return
-        data = content.get("data", {})
-        size = _size(data)
-        if size > MAX_DISPLAY_CHARS:
-            data = {"text/plain": f"[display of {size} characters omitted]"}
-        self.displays.append({"data": data, "metadata": content.get("metadata", {})})
+        data = cap_bundle(content.get("data", {}), min(MAX_DISPLAY_CHARS, MAX_DISPLAYS_CHARS - self.display_chars))
+        self.display_chars += bundle_size(data)
+        self.displays.append({"data": data, "metadata": _small_metadata(content.get("metadata", {}))})
 
     def _keep_answer(self, content: dict[str, Any]) -> None:
         """The final answer's display, without its marker (too large: dropped, the repr text remains)."""
         data = content.get("data", {})
-        if _size(data) <= MAX_DISPLAY_CHARS:
-            metadata = {k: v for k, v in content.get("metadata", {}).items() if k != ANSWER_METADATA_KEY}
+        if isinstance(data, dict) and bundle_size(data) <= MAX_DISPLAY_CHARS:
+            metadata = {k: v for k, v in _small_metadata(content.get("metadata", {})).items() if k != ANSWER_METADATA_KEY}
             self.answer_bundle = {"data": data, "metadata": metadata}
 
     def to_output(self, duration: float) -> CodeOutput:
@@ -126,9 +129,11 @@ class OutputCollector:
         )
 
 
-def _size(data: dict[str, Any]) -> int:
-    """Characters in a mime bundle's text values."""
-    return sum(len(v) if isinstance(v, str) else 0 for v in data.values())
+def _small_metadata(metadata: Any) -> dict[str, Any]:
+    """Display metadata as sent, or empty when it is not a dict or too large to keep."""
+    if not isinstance(metadata, dict) or bundle_size(metadata) > MAX_METADATA_CHARS:
+        return {}
+    return metadata
 
 
 def _format_error(content: dict[str, Any]) -> str:

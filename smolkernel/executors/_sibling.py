@@ -12,7 +12,13 @@ What it installs:
 * a ``pre_run_cell`` hook that, before every execution, puts back any stub the
   previous code overwrote and replaces ``input()`` with a clear error;
 * a custom exception handler that prints concise tracebacks whose line numbers
-  refer to the generated code.
+  refer to the generated code;
+* cuts of what the kernel sends: stdout and stderr to ``MAX_STREAM_CHARS`` per
+  execution, result and display text values to ``MAX_VALUE_CHARS``, so an
+  honest flood arrives as a readable head with a marker (the host enforces
+  its own caps regardless: hostile code can bypass these);
+* tool calls that take turns (a lock), so threads of the generated code can
+  call tools; from a thread the request carries the current execution's parent.
 
 A final answer that is not JSON (a DataFrame, a figure) reaches the host as
 its ``repr``; its full mime bundle is published as display data marked with
@@ -31,6 +37,7 @@ import inspect
 import json
 import linecache
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -40,7 +47,19 @@ MARKER = ""
 ANSWER_METADATA_KEY = "smolkernel/final_answer"
 """Marks the display of a non-JSON final answer (``_collect.ANSWER_METADATA_KEY`` on the host)."""
 
-_STATE: dict[str, Any] = {"stubs": {}, "hook": None, "raw_input": None}
+_STATE: dict[str, Any] = {"stubs": {}, "hook": None, "raw_input": None, "parent": None, "ident": None}
+_ONE_CALL = threading.Lock()
+"""Tool calls from several threads take turns: the stdin socket is not thread-safe."""
+MAX_REQUEST_CHARS = 4_000_000
+"""Same limit as the host's (``bridge.MAX_REQUEST_CHARS``): larger calls are refused here, with a clear error."""
+MAX_STREAM_CHARS = 1_000_000
+"""Characters of stdout (and of stderr) sent per execution; the rest is counted and dropped here.
+
+The host drops any message over its size cap unread (and the messages around
+it); cutting honest floods here keeps them readable, with a marker."""
+MAX_VALUE_CHARS = 1_000_000
+"""Characters of one text value sent in a result or display; a larger display is replaced by a note."""
+_SENT: dict[int, int] = {}
 
 
 class ToolError(Exception):
@@ -66,14 +85,28 @@ def _jsonable(value: Any) -> Any:
 
 
 def _encode(name: str, args: tuple, kwargs: dict) -> tuple[str, bool]:
-    """The request's JSON text, and whether it carries a final answer as its ``repr``."""
+    """The request's JSON text, and whether it carries a final answer as its ``repr``.
+
+    Raises:
+        TypeError: arguments that are not JSON (a final answer falls back to its repr).
+        ValueError: arguments nested too deeply or too large to send.
+    """
     try:
-        return json.dumps({"t": name, "a": list(args), "k": kwargs}, default=_jsonable), False
+        text, as_text = json.dumps({"t": name, "a": list(args), "k": kwargs}, default=_jsonable), False
+    except RecursionError:
+        raise ValueError(f"{name}(): arguments are nested too deeply to send to the host") from None
     except (TypeError, ValueError) as exc:
         if name != "final_answer":
             raise TypeError(f"{name}(): arguments must be JSON-serializable (str, int, float, bool, list, dict): {exc}") from None
         answer = args[0] if args else kwargs.get("answer")
-        return json.dumps({"t": name, "a": [repr(answer)], "k": {}, "r": True}), True
+        try:
+            text, as_text = json.dumps({"t": name, "a": [repr(answer)], "k": {}, "r": True}), True
+        except RecursionError:
+            raise ValueError("final_answer(): the answer is nested too deeply to send to the host") from None
+    if len(text) > MAX_REQUEST_CHARS:
+        raise ValueError(f"{name}(): arguments too large to send to the host ({len(text)} characters, "
+                         f"limit {MAX_REQUEST_CHARS}); pass a smaller value, e.g. a summary or a file name")
+    return text, as_text
 
 
 def _publish_answer(answer: Any) -> None:
@@ -89,9 +122,10 @@ def _publish_answer(answer: Any) -> None:
 
 def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
     """Send one tool call to the host and return its result (or raise ``ToolError``)."""
-    raw_input = _STATE["raw_input"]
     request, answer_as_text = _encode(name, args, kwargs)
-    reply = json.loads(raw_input(MARKER + request))
+    reply = json.loads(_ask_host(MARKER + request))
+    for bundle in reply.get("displays", ()):
+        _STATE["shell"].display_pub.publish(data=bundle, metadata={})
     if "ok" in reply:
         return reply["ok"]
     if "repr" in reply:
@@ -106,6 +140,33 @@ def call_tool(name: str, args: tuple, kwargs: dict) -> Any:
             _publish_answer(args[0] if args else kwargs.get("answer"))
         raise FinalAnswerSignal()
     raise ToolError(reply.get("error", "the tool call failed"))
+
+
+def _ask_host(prompt: str) -> str:
+    """Send one request on the stdin channel and wait for the reply, one call at a time.
+
+    From another thread the request carries the parent of the execution the
+    code runs in (saved by the pre-run hook), as a call from the main thread would.
+    """
+    with _ONE_CALL:
+        if threading.current_thread() is threading.main_thread():
+            return _STATE["raw_input"](prompt)
+        kernel = _STATE["shell"].kernel
+        request = getattr(kernel, "_input_request", None)
+        if request is None or _STATE["parent"] is None:
+            raise RuntimeError("tool calls from threads are not supported by this kernel; call tools from the main thread")
+        return request(prompt, _STATE["ident"], _STATE["parent"], password=False)
+
+
+def _remember_parent() -> None:
+    """Save the current execution's parent message, for tool calls made from threads."""
+    kernel = getattr(_STATE["shell"], "kernel", None)
+    try:
+        _STATE["parent"] = kernel.get_parent("shell")
+        getter = getattr(kernel, "_get_shell_context_var", None)
+        _STATE["ident"] = getter(kernel._shell_parent_ident) if getter else kernel._parent_ident["shell"]
+    except Exception:  # another ipykernel: threads get the clear error instead
+        _STATE["parent"] = None
 
 
 def _make_stub(spec: dict[str, Any]) -> Any:
@@ -142,6 +203,8 @@ def user_cell() -> None:
 def _repair(*_: Any) -> None:
     """pre_run_cell hook: restore overwritten stubs and the input() guard (not for a user's cell)."""
     shell = _STATE["shell"]
+    _remember_parent()
+    _bound_streams()
     namespace = shell.user_ns
     for name, stub in _STATE["stubs"].items():
         if namespace.get(name) is not stub:
@@ -174,8 +237,85 @@ def _concise_traceback(shell: Any, etype: type, value: BaseException, tb: Any, t
     if isinstance(value, FinalAnswerSignal):
         return []
     stb = _format_concise(etype, value, tb)
-    shell._showtraceback(etype, value, stb)
+    stb = [_cut(line) for line in stb]
+    shell._showtraceback(etype, _Text(_cut(str(value))), stb)
     return stb
+
+
+class _Text:
+    """An exception value whose ``str`` is already cut to size."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f"\n[... {len(text) - limit} characters omitted in the kernel ...]\n" + text[-limit // 2:]
+
+
+def _bounded_write(original: Any, index: int) -> Any:
+    """A ``write`` passing at most ``MAX_STREAM_CHARS`` per execution to ``original``, then one marker."""
+
+    def write(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(text, str):
+            return original(text, *args, **kwargs)
+        room = MAX_STREAM_CHARS - _SENT.get(index, 0)
+        _SENT[index] = _SENT.get(index, 0) + len(text)
+        if room <= 0:
+            return len(text)
+        if len(text) > room:
+            original(text[:room] + "\n[... further output dropped in the kernel ...]\n", *args, **kwargs)
+            return len(text)
+        return original(text, *args, **kwargs)
+
+    write._smolkernel_bounded = True  # type: ignore[attr-defined]
+    return write
+
+
+def _bound_streams() -> None:
+    """Wrap the current ``write`` of stdout and stderr (IPython re-wraps them around every cell)."""
+    _SENT.clear()
+    for index, stream in enumerate((sys.stdout, sys.stderr)):
+        current = getattr(stream, "write", None)
+        if current is None or getattr(current, "_smolkernel_bounded", False):
+            continue
+        try:
+            stream.write = _bounded_write(current, index)
+        except (AttributeError, TypeError):
+            pass
+
+
+def _bounded_publish(original: Any) -> Any:
+    """``display_pub.publish`` replacing a bundle with a text value over ``MAX_VALUE_CHARS`` by a note."""
+
+    def publish(data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and any(isinstance(v, str) and len(v) > MAX_VALUE_CHARS for v in data.values()):
+            size = sum(len(v) for v in data.values() if isinstance(v, str))
+            data, metadata = {"text/plain": f"[display of {size} characters omitted in the kernel]"}, {}
+        return original(data, metadata, *args, **kwargs)
+
+    return publish
+
+
+def _bound_outputs(shell: Any) -> None:
+    """Cut streams, displays and results to size before they are sent (wrapping the originals, on every install)."""
+    originals = getattr(shell, "_smolkernel_original_outputs", None)
+    if originals is None:
+        originals = (shell.display_pub.publish, shell.displayhook.write_format_data)
+        shell._smolkernel_original_outputs = originals
+    shell.display_pub.publish = _bounded_publish(originals[0])
+
+    def write_format_data(format_dict: Any, md_dict: Any = None) -> Any:
+        if isinstance(format_dict, dict):
+            format_dict = {k: _cut(v) if isinstance(v, str) else v for k, v in format_dict.items()}
+        return originals[1](format_dict, md_dict)
+
+    shell.displayhook.write_format_data = write_format_data
 
 
 def _format_concise(etype: type, value: BaseException, tb: Any) -> list[str]:
@@ -219,5 +359,6 @@ def install(marker: str, specs: list[dict[str, Any]]) -> None:
     _STATE["hook"] = _repair
     shell.set_custom_exc((Exception, FinalAnswerSignal), _concise_traceback)
     shell.user_ns["ToolError"] = ToolError
+    _bound_outputs(shell)
     _repair()
 

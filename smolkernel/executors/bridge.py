@@ -8,6 +8,7 @@ channel::
     sibling: search("x")  ──►  input_request  prompt = MARKER + {"t": "search", "a": ["x"], "k": {}}
     host:    ToolBridge.handle(prompt): validate, run the tool (sync tools in the bridge's thread)
     host:    input_reply   value = {"ok": <json>} | {"repr": "<text>"} | {"pickle": ...} | {"error": "..."} | {"final": true}
+                           (+ "displays": [mime bundles] when the result holds Media: images, files)
     sibling: the stub returns the value, or raises ``ToolError`` / ends the execution
 
 Values cross as JSON: arguments must be JSON-serializable (numpy scalars and
@@ -17,6 +18,22 @@ back as its ``repr`` text, or pickled when the executor was created with
 other way round). A ``final_answer`` whose value is not JSON is recorded as
 its ``repr``; the sibling publishes its rich display in the same execution
 (``CodeOutput.answer_bundle``).
+
+Under abuse:
+
+* tool calls from several threads of the generated code take turns (one
+  request on the stdin channel at a time) and each gets its own reply;
+* a request larger than :data:`MAX_REQUEST_CHARS` (a final answer: larger than
+  :data:`MAX_ANSWER_CHARS`) or nested deeper than ``MAX_NESTING`` is refused
+  with an ``AgentToolCallError`` the code sees, before any tool runs;
+* once the host has recorded a ``final_answer``, the answer stands: code that
+  catches the signal and then raises gets its error reported in the logs,
+  not in place of the answer;
+* an async tool is cancelled when its execution times out; a sync tool cannot
+  be stopped, so its thread is left to finish. At most
+  :data:`MAX_ABANDONED_CALLS` such calls may run at once: past that, sync tool
+  calls are refused until they finish, and ``abandoned_calls()`` names them
+  (the executor reports them in the timed-out step).
 
 The marker is private to the session, so a genuine ``input()`` is never
 mistaken for a tool call; it is not a secret against code in the sibling.
@@ -29,23 +46,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import inspect
 import json
 import pickle
 import secrets
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import AgentToolCallError
+from ..monitoring import tool_call
 from ..tools import FinalAnswer
 from ..tools.schema import python_annotation
+from ._bounds import MAX_NESTING, check_json_shape
 
 __all__ = ["ToolBridge", "sibling_source"]
 
-MAX_REQUEST_CHARS = 50_000_000
+MAX_REQUEST_CHARS = 4_000_000
 """Bridge requests larger than this are refused (a flood must not exhaust the host)."""
+MAX_ANSWER_CHARS = 1_000_000
+"""A ``final_answer`` request larger than this is refused: the host keeps the answer in its memory."""
+MAX_ABANDONED_CALLS = 4
+"""Sync tool calls left running after timeouts; past this, sync tool calls are refused until some finish."""
 
 _SIBLING_SOURCE: str | None = None
 
@@ -80,6 +104,7 @@ class ToolBridge:
         self.calls = 0
         """How many tool calls the bridge served (all executions)."""
         self._worker: ThreadPoolExecutor | None = None
+        self._abandoned: list[tuple[str, Future]] = []
 
     # -- tools -------------------------------------------------------------
 
@@ -123,7 +148,7 @@ class ToolBridge:
         self.calls += 1
         try:
             name, args, kwargs = self._parse(prompt)
-            kind, value = await self._invoke(self.tools[name], args, kwargs)
+            kind, value = await self._invoke(self.tools[name], args, kwargs, name)
         except AgentToolCallError as exc:
             return json.dumps({"error": f"AgentToolCallError: {exc}"})
         except Exception as exc:  # any tool failure becomes ToolError in the sibling
@@ -135,33 +160,46 @@ class ToolBridge:
 
     def _parse(self, prompt: str) -> tuple[str, list[Any], dict[str, Any]]:
         if len(prompt) > MAX_REQUEST_CHARS:
-            raise AgentToolCallError(f"tool call too large ({len(prompt)} characters)")
+            raise AgentToolCallError(f"tool call too large ({len(prompt)} characters, limit {MAX_REQUEST_CHARS})")
         try:
             data = json.loads(prompt[len(self.marker):])
+            check_json_shape(data, MAX_NESTING + 2)  # the request's own dict and list add two levels
         except (ValueError, RecursionError) as exc:
             raise AgentToolCallError(f"malformed bridge request: {exc}") from None
         if not isinstance(data, dict):
             raise AgentToolCallError("malformed bridge request")
         name, args, kwargs = data.get("t"), data.get("a", []), data.get("k", {})
         if not isinstance(name, str) or name not in self.tools:
-            raise AgentToolCallError(f"unknown tool {name!r}; available: {', '.join(self.tools) or 'none'}")
+            raise AgentToolCallError(f"unknown tool {name[:100] if isinstance(name, str) else name!r}; "
+                                     f"available: {', '.join(self.tools) or 'none'}")
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
             raise AgentToolCallError(f"malformed arguments for {name}()")
+        if name == "final_answer" and len(prompt) > MAX_ANSWER_CHARS:
+            raise AgentToolCallError(f"final_answer too large ({len(prompt)} characters, limit {MAX_ANSWER_CHARS}); "
+                                     "answer with a summary, or save the data and answer with where it is")
         return name, args, kwargs
 
-    async def _invoke(self, target: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, Any]:
-        """Run a tool: coroutine functions on the loop, everything else in the worker thread."""
+    async def _invoke(self, target: Any, args: list[Any], kwargs: dict[str, Any], name: str = "tool") -> tuple[str, Any]:
+        """Run a tool: coroutine functions on the loop (cancelled on timeout), everything else in the worker thread."""
         acall = getattr(target, "acall", None)
         if acall is not None and inspect.iscoroutinefunction(acall):
-            return await _guard_final(acall(*args, **kwargs))
+            with tool_call(getattr(target, "name", None) or "tool"):  # Tool.__call__ observes the sync path
+                return await _guard_final(acall(*args, **kwargs))
         if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None)):
             return await _guard_final(target(*args, **kwargs))
-        loop = asyncio.get_running_loop()
+        running = self.abandoned_calls()
+        if len(running) >= MAX_ABANDONED_CALLS:
+            raise AgentToolCallError(f"{len(running)} tool calls abandoned after timeouts are still running in the host "
+                                     f"({', '.join(running)}); no more sync tool calls until they finish")
+        context = contextvars.copy_context()  # the caller's span and active metrics go along to the thread
+        future = self._thread().submit(context.run, _call_guarded, target, args, kwargs)
         try:
-            kind, value = await loop.run_in_executor(self._thread(), _call_guarded, target, args, kwargs)
+            kind, value = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             # the execution timed out while the tool ran: leave that thread to finish alone,
             # so that later calls do not queue behind it
+            if not future.cancel():
+                self._abandoned.append((name, future))
             self.close()
             raise
         if inspect.isawaitable(value):
@@ -175,6 +213,13 @@ class ToolBridge:
         return self._worker
 
     def _encode_result(self, value: Any) -> str:
+        value, displays = _split_media(value)
+        if displays:
+            # images and files from tools (MCP, Gradio) are shown in the sibling; the code gets their repr
+            try:
+                return json.dumps({"ok": value, "displays": displays}, allow_nan=True)
+            except (TypeError, ValueError, RecursionError):
+                return json.dumps({"repr": repr(value), "displays": displays})
         try:
             return json.dumps({"ok": value}, allow_nan=True)
         except (TypeError, ValueError, RecursionError):
@@ -186,11 +231,28 @@ class ToolBridge:
                 pass
         return json.dumps({"repr": repr(value)})
 
+    def abandoned_calls(self) -> list[str]:
+        """Names of sync tool calls left running in the host after their execution timed out."""
+        self._abandoned = [(n, f) for n, f in self._abandoned if not f.done()]
+        return [n for n, _ in self._abandoned]
+
     def close(self) -> None:
         """Stop the worker thread (a tool still running finishes in the background)."""
         if self._worker is not None:
             self._worker.shutdown(wait=False, cancel_futures=True)
             self._worker = None
+
+
+def _split_media(value: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """``Media`` in a tool result (itself, or items of a list): their mime bundles, and the value with their repr."""
+    from ..tools.media import Media
+
+    if isinstance(value, Media):
+        return repr(value), [value._repr_mimebundle_()]
+    if isinstance(value, (list, tuple)) and any(isinstance(item, Media) for item in value):
+        bundles = [item._repr_mimebundle_() for item in value if isinstance(item, Media)]
+        return [repr(item) if isinstance(item, Media) else item for item in value], bundles
+    return value, []
 
 
 def _call_guarded(target: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str, Any]:

@@ -34,7 +34,6 @@ import asyncio
 import base64
 import json
 import pickle
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -47,10 +46,12 @@ import zmq.asyncio
 from ..exceptions import ConfigurationError, ExecutorError
 from ..tools import FinalAnswerTool
 from .base import DEFAULT_MAX_OUTPUT_CHARS, CodeOutput, Executor
+from ._bounds import MAX_FIELD_CHARS, cap_text
 from ._collect import OutputCollector
-from ._process import KernelProcess
+from ._host_guard import make_host_undumpable, signal_guard
+from ._process import KernelProcess, LaunchPlan, describe_exit, still_busy
 from .bridge import ToolBridge
-from .limits import DEFAULT_ENV_ALLOWLIST, PidsCgroup, ResourceLimits, make_preexec, sibling_environment
+from .limits import DEFAULT_ENV_ALLOWLIST, ResourceLimits, SiblingCgroup, make_preexec, sibling_environment
 
 __all__ = ["KernelExecutor"]
 
@@ -59,6 +60,8 @@ POLL_SECONDS = 0.25
 _STATUS_EXPRESSION = "__import__('sys').modules['_smolkernel_bridge'].status()"
 _USER_CELL = "__import__('sys').modules['_smolkernel_bridge'].user_cell()"
 _LOST_NOTE = "[the kernel had stopped and was restarted: the workspace was lost]\n"
+IDLE_GRACE = 1.0
+"""Seconds to wait for the idle status after the reply before confirming the end anyway (it may have been dropped)."""
 REQUEST_TIMEOUT = 5.0
 """Seconds ``complete`` and ``inspect`` wait by default (for the lock and the reply)."""
 
@@ -94,6 +97,8 @@ class KernelExecutor(Executor):
     name = "kernel"
     runs_ipython = True
     interrupt_mode = "signal"
+    fresh_on_reset = False
+    """Whether ``reset()`` replaces the process (``SandboxExecutor``) or clears the workspace in place."""
 
     def __init__(
         self,
@@ -162,6 +167,19 @@ class KernelExecutor(Executor):
         """The environment the sibling starts with."""
         return sibling_environment(allowlist=self.env_allowlist, extra=self.extra_env)
 
+    def launch_plan(self) -> LaunchPlan:
+        """Where the sibling's sockets live (``SandboxExecutor`` keeps them inside the sandbox)."""
+        return LaunchPlan()
+
+    def host_guard(self) -> Any:
+        """What the sibling runs last before ``exec`` to protect the host (see ``_host_guard``); None: nothing.
+
+        The ``kernel`` sibling may not signal, ptrace or read the memory of the
+        host; a sandbox is in its own PID namespace, so it needs none of this.
+        """
+        make_host_undumpable()
+        return signal_guard() if self.interrupt_mode == "signal" else None
+
     async def start(self) -> None:
         """Start the sibling and install the bridge (idempotent).
 
@@ -173,12 +191,13 @@ class KernelExecutor(Executor):
         async with self._start_lock:
             if self._process is not None:
                 return
-            cgroup = PidsCgroup.create(self.limits.processes)
+            cgroup = SiblingCgroup.create(self.limits.processes, self.limits.memory_mb)
             process = KernelProcess(
                 self.kernel_command,
                 env=self.sibling_env(),
-                preexec=make_preexec(self.limits, cgroup=cgroup),
+                preexec=make_preexec(self.limits, cgroup=cgroup, protect_host=self.host_guard()),
                 cgroup=cgroup,
+                plan=self.launch_plan(),
                 interrupt_mode=self.interrupt_mode,
                 cwd=self.cwd,
                 startup_timeout=self.startup_timeout,
@@ -255,7 +274,17 @@ class KernelExecutor(Executor):
             await self._internal(code)
 
     async def reset(self) -> None:
-        """Forget the workspace's variables and imports; tools stay (much cheaper than a restart)."""
+        """Forget the workspace's variables and imports; tools stay (much cheaper than a restart).
+
+        For the same user's next task only: the process stays, so threads the
+        code left running, modules it patched, files it wrote and descriptors
+        it opened survive. Across tenants use ``restart()`` (or
+        ``SandboxExecutor``, whose ``reset()`` is a fresh sandbox).
+        """
+        if self.fresh_on_reset:
+            await self.restart()
+            self.restarts -= 1  # asked for, not a fault
+            return
         await self.start()
         async with self._lock:
             await self._internal(
@@ -309,7 +338,13 @@ class KernelExecutor(Executor):
             lost = await self._revive_locked()
             if on_input is not None:  # the user's own code (%%python): input() and tracebacks as in Python
                 await self._internal(_USER_CELL)
+            oom_before = self._oom_kills()
             result, state = await self._execute(code, timeout=self.timeout, on_message=on_message, on_input=on_input)
+            oom = self._oom_kills() - oom_before
+            if oom:
+                result.error = (result.error + "\n" if result.error else "") + (
+                    f"MemoryLimit: the code exceeded the memory limit ({self.limits.memory_mb} MiB for all of its processes "
+                    f"and temporary files together); Linux killed {oom} process(es)")
             if state != "ok":
                 await self._recover(result, state)
             if lost:
@@ -342,17 +377,30 @@ class KernelExecutor(Executor):
                 await self._restart_locked()
         return lost
 
+    def _oom_kills(self) -> int:
+        """Processes of the sibling killed for exceeding its memory cgroup so far (0 without a cgroup)."""
+        counter = getattr(self._process, "oom_kills", None)  # transports without a cgroup have none
+        return counter() if counter is not None else 0
+
     async def _recover(self, result: CodeOutput, state: str) -> None:
         """After a timeout or a death: make the kernel usable again and say what happened."""
+        oom = result.error if result.error and result.error.startswith("MemoryLimit") else None
         if state == "timeout":
-            result.error = f"ExecutionTimeout: the code timed out after {self.timeout:g} s and was interrupted"
+            running = self.bridge.abandoned_calls()
+            result.error = f"ExecutionTimeout: the code timed out after {self.timeout:g} s and was interrupted" + \
+                (f"; tool calls still running in the host, left to finish: {', '.join(running)}" if running else "")
             if await self._settle_after_interrupt():
-                return
-            result.error += "; the kernel did not stop, so it was restarted and the workspace was lost"
+                if not await asyncio.to_thread(still_busy, self._process.pid):
+                    return
+                result.error += "; threads it started kept running, so the kernel was restarted and the workspace was lost"
+            else:
+                result.error += "; the kernel did not stop, so it was restarted and the workspace was lost"
         else:
             code = self._process.returncode() if self._process else None
-            result.error = f"ExecutorDied: the kernel died while running the code ({_describe_exit(code)}); " \
+            result.error = f"ExecutorDied: the kernel died while running the code ({describe_exit(code)}); " \
                            "it was restarted and the workspace was lost: variables and imports must be recreated"
+        if oom:
+            result.error = oom + "\n" + result.error
         result.workspace_lost = True
         await self._restart_locked()
 
@@ -396,6 +444,7 @@ class KernelExecutor(Executor):
         started = time.perf_counter()
         state = await waiter.wait(timeout)
         output = waiter.collector.to_output(time.perf_counter() - started)
+        output.output, output.error = cap_text(output.output), cap_text(output.error)
         if not internal and waiter.bridge_status not in (None, "'ok'"):
             self._install_needed = True
         if self.bridge.final_answer is None:
@@ -403,6 +452,9 @@ class KernelExecutor(Executor):
         else:
             output.output = self.bridge.final_answer[0]
             output.is_final_answer = True
+            if output.error:  # the code caught the final-answer signal, then raised: the answer stands
+                output.logs += "\n[after final_answer, the code raised an error; the answer stands]\n" + \
+                    cap_text(output.error, MAX_FIELD_CHARS // 10)
             output.error = None
         return output, state
 
@@ -477,6 +529,9 @@ class _ExecutionWaiter:
         self.bridge_status: str | None = None
         self.idle = False
         self.replied = False
+        self.probe_id: str | None = None
+        self.confirmed = False
+        self.replied_at = 0.0
 
     async def wait(self, timeout: float | None) -> str:
         """Return ``ok``, ``timeout`` or ``died``."""
@@ -490,8 +545,12 @@ class _ExecutionWaiter:
         for socket in channels:
             poller.register(socket, zmq.POLLIN)
         self.deadline = None if timeout is None else time.monotonic() + timeout
-        while not (self.idle and self.replied):
-            deadline = self.deadline
+        while not self.confirmed:
+            if self.replied and self.probe_id is None and (self.idle or time.monotonic() - self.replied_at > IDLE_GRACE):
+                # the code holds the kernel's key and can forge a reply and an idle status; a request
+                # sent now is answered only once the kernel really finished the execution
+                self.probe_id = client.kernel_info()
+            deadline = self.deadline  # moved on while the user answered an input()
             remaining = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
             if remaining <= 0:
                 return "timeout"
@@ -504,13 +563,19 @@ class _ExecutionWaiter:
                 handler = channels[socket]
                 while await socket.poll(0):
                     message = await _receive(client, socket)
-                    if message is not None and message["parent_header"].get("msg_id") == self.msg_id:
-                        if await handler(message, self.deadline) == "timeout":
+                    if message is not None and _parent_id(message) in (self.msg_id, self.probe_id):
+                        try:
+                            outcome = await handler(message, self.deadline)
+                        except (AttributeError, KeyError, TypeError, ValueError):  # a malformed (forged) message
+                            continue
+                        if outcome == "timeout":
                             return "timeout"
         return "ok"
 
     async def _on_iopub(self, message: dict[str, Any], deadline: float | None) -> None:
         msg_type = message["header"]["msg_type"]
+        if _parent_id(message) != self.msg_id:
+            return
         if msg_type == "status":
             self.idle = message["content"].get("execution_state") == "idle"
         else:
@@ -519,8 +584,11 @@ class _ExecutionWaiter:
                 self.on_message(msg_type, message["content"])
 
     async def _on_shell(self, message: dict[str, Any], deadline: float | None) -> None:
+        if _parent_id(message) == self.probe_id:
+            self.confirmed = message["header"]["msg_type"] == "kernel_info_reply"
+            return
         if message["header"]["msg_type"] == "execute_reply":
-            self.replied = True
+            self.replied, self.replied_at = True, time.monotonic()
             if self.on_message is not None:
                 self.on_message("execute_reply", message["content"])
             status = message["content"].get("user_expressions", {}).get("sk")
@@ -556,6 +624,11 @@ class _ExecutionWaiter:
                 self.deadline += time.monotonic() - began
 
 
+def _parent_id(message: dict[str, Any]) -> Any:
+    parent = message.get("parent_header")
+    return parent.get("msg_id") if isinstance(parent, dict) else None
+
+
 async def _receive(client: Any, socket: zmq.asyncio.Socket) -> dict[str, Any] | None:
     """One message from ``socket``, deserialized and signature-checked (None if invalid)."""
     frames = await socket.recv_multipart()
@@ -564,16 +637,3 @@ async def _receive(client: Any, socket: zmq.asyncio.Socket) -> dict[str, Any] | 
         return client.session.deserialize(frames)
     except Exception:  # a message that fails the signature check is dropped
         return None
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "no exit status"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = " (out of memory or killed)" if -code == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exit status {code}"

@@ -11,10 +11,12 @@ Both are applied when the sibling process is created:
   pattern allowed it, so API keys and tokens of the host never reach code the
   model wrote.
 
-Linux does not enforce ``RLIMIT_NPROC`` for root. A host running as root
-therefore also puts the sibling in a ``pids`` cgroup of its own
-(:class:`PidsCgroup`) when the cgroup file system is writable: ``pids.max``
-caps its tasks, and stopping the sibling kills every task left in the group,
+Linux does not enforce ``RLIMIT_NPROC`` for root, and ``RLIMIT_AS`` caps one
+process, not the sibling with its children and tmpfs files. A host running
+as root therefore also puts the sibling in a cgroup of its own
+(:class:`SiblingCgroup`, in ``_cgroup.py``) when the cgroup file system is
+writable: ``pids.max`` caps its tasks, the memory controller caps all of its
+memory together, and stopping the sibling kills every task left in the group,
 daemonized ones included. Where no cgroup can be made, the per-execution
 timeout (and, for ``sandbox``, the PID namespace that dies with the sandbox)
 bounds process bombs.
@@ -28,12 +30,12 @@ import os
 import resource
 import signal
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["ResourceLimits", "DEFAULT_ENV_ALLOWLIST", "SECRET_PATTERNS", "sibling_environment", "make_preexec", "PidsCgroup"]
+from ._cgroup import SiblingCgroup
+
+__all__ = ["ResourceLimits", "DEFAULT_ENV_ALLOWLIST", "SECRET_PATTERNS", "sibling_environment", "make_preexec", "PidsCgroup", "SiblingCgroup"]
 
 DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = (
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "TMPDIR",
@@ -153,104 +155,26 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
-"""Where a pids cgroup may be made: the cgroup-v1 ``pids`` hierarchy, else the v2 root."""
+PidsCgroup = SiblingCgroup
+"""The former name of :class:`SiblingCgroup` (it now caps memory too)."""
 
 
-class PidsCgroup:
-    """A ``pids`` cgroup holding one sibling: caps its tasks and finds them all at stop.
-
-    Made only by root (who is exempt from ``RLIMIT_NPROC``) and only where the
-    cgroup file system is writable; :meth:`create` returns None otherwise.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        """The cgroup's folder."""
-        self.procs_file = os.path.join(path, "cgroup.procs")
-        """Writing a pid here moves that process into the group."""
-
-    @classmethod
-    def create(cls, max_tasks: int | None) -> PidsCgroup | None:
-        """A new group allowing ``max_tasks`` tasks (threads count), or None if none can be made."""
-        if max_tasks is None or not sys.platform.startswith("linux") or os.geteuid() != 0:
-            return None
-        for root in CGROUP_ROOTS:
-            if not os.path.exists(os.path.join(root, "cgroup.procs")):  # not a mounted cgroup hierarchy
-                continue
-            _sweep_orphans(root)
-            path = os.path.join(root, f"smolkernel-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-            try:
-                os.mkdir(path)
-            except OSError:
-                continue
-            try:
-                with open(os.path.join(path, "pids.max"), "w") as handle:
-                    handle.write(str(int(max_tasks)))
-                return cls(path)
-            except OSError:  # no pids controller here
-                _rmdir(path)
-        return None
-
-    def pids(self) -> list[int]:
-        """The processes in the group now."""
-        try:
-            with open(self.procs_file) as handle:
-                return [int(line) for line in handle if line.strip()]
-        except OSError:
-            return []
-
-    def kill_and_remove(self, timeout: float = 2.0) -> None:
-        """SIGKILL every process left in the group, then remove the group."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = self.pids()
-            for pid in remaining:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            if (not remaining and _rmdir(self.path)) or time.monotonic() > deadline:
-                return
-            time.sleep(0.02)
-
-
-def _sweep_orphans(root: str) -> None:
-    """Remove groups left by hosts that died (their sibling was killed with them)."""
-    try:
-        names = [n for n in os.listdir(root) if n.startswith("smolkernel-")]
-    except OSError:
-        return
-    for name in names:
-        owner = name.split("-")[1]
-        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
-            PidsCgroup(os.path.join(root, name)).kill_and_remove(timeout=0.2)
-
-
-def _rmdir(path: str) -> bool:
-    try:
-        os.rmdir(path)
-        return True
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
-def make_preexec(limits: ResourceLimits, die_with_parent: bool = True, cgroup: PidsCgroup | None = None) -> Callable[[], None]:
+def make_preexec(limits: ResourceLimits, die_with_parent: bool = True, cgroup: SiblingCgroup | None = None,
+                 protect_host: Callable[[], None] | None = None) -> Callable[[], None]:
     """Build the ``preexec_fn`` that applies ``limits`` in the child before ``exec``.
 
     Everything is computed here, in the parent, so that the child only makes
     system calls (no imports, no allocation-heavy work between fork and exec).
-    With ``cgroup``, the child first moves itself into that group.
+    With ``cgroup``, the child first moves itself into that group. ``protect_host``
+    (made in the parent too, see ``_host_guard``) runs last, just before ``exec``.
     """
     triples = limits.rlimits()
     parent = os.getpid()
     prctl = _PRCTL if die_with_parent else None
-    procs_file = cgroup.procs_file if cgroup is not None else None
+    procs_files = list(cgroup.procs_files) if cgroup is not None else []
 
     def preexec() -> None:
-        if procs_file is not None:
+        for procs_file in procs_files:
             try:
                 fd = os.open(procs_file, os.O_WRONLY)
                 try:
@@ -268,5 +192,7 @@ def make_preexec(limits: ResourceLimits, die_with_parent: bool = True, cgroup: P
                 resource.setrlimit(which, (soft, hard))
             except (ValueError, OSError):
                 pass
+        if protect_host is not None:
+            protect_host()
 
     return preexec

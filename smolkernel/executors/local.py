@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import contextvars
 import ctypes
 import linecache
 import threading
@@ -180,7 +181,9 @@ class LocalExecutor(Executor):
             job_or_error.duration = time.perf_counter() - started
             return job_or_error
         job = self._job = job_or_error
-        worker = threading.Thread(target=self._thread_main, args=(job,), name="smolkernel-local-run", daemon=True)
+        # the run's context (its span, the active metrics) goes along to the thread
+        context = contextvars.copy_context()
+        worker = threading.Thread(target=context.run, args=(self._thread_main, job), name="smolkernel-local-run", daemon=True)
         worker.start()
         try:
             outcome = await asyncio.wait_for(asyncio.shield(job.future), self.timeout)

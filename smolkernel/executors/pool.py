@@ -10,6 +10,16 @@ kernels once and resets each one when it comes back::
     await pool.close()
 
 A kernel that died or cannot be reset is replaced by a fresh one.
+
+Tenants. What a returned kernel keeps depends on its ``reset()``:
+
+* ``SandboxExecutor`` (``fresh_on_reset``): every lease gets a fresh sandbox:
+  new process, new ``/tmp``, new cgroup. Nothing a previous lease did (threads,
+  patched modules, hooks, files, descriptors, inotify instances) survives;
+  safe for untrusted tenants. Each return costs a sandbox start.
+* ``KernelExecutor``: ``reset()`` clears variables and imports in place;
+  threads, files and patched modules survive. Fine for one user's tasks;
+  pass ``isolate=True`` to replace the process on every return instead.
 """
 
 from __future__ import annotations
@@ -32,13 +42,16 @@ class KernelPool:
         tools: the tools every lent executor has.
         factory: makes one executor (default: ``KernelExecutor(**options)``;
             pass ``SandboxExecutor`` for sandboxed kernels).
+        isolate: replace the process on every return (``restart()``) instead
+            of ``reset()``; a ``SandboxExecutor``'s reset already does.
         **options: passed to the factory.
     """
 
     def __init__(self, size: int = 2, *, tools: Mapping[str, Any] | None = None,
-                 factory: Callable[..., KernelExecutor] = KernelExecutor, **options: Any) -> None:
+                 factory: Callable[..., KernelExecutor] = KernelExecutor, isolate: bool = False, **options: Any) -> None:
         if size < 1:
             raise ValueError("a KernelPool needs size >= 1")
+        self.isolate = isolate
         self.size = size
         self.tools = dict(tools or {})
         self._factory = factory
@@ -93,7 +106,10 @@ class KernelPool:
             lent_tools = executor.bridge.tools
             if set(lent_tools) != {"final_answer", *self.tools} or any(lent_tools[k] is not v for k, v in self.tools.items()):
                 await executor.send_tools(self.tools)
-            await executor.reset()
+            if self.isolate and not getattr(executor, "fresh_on_reset", False):
+                await executor.restart()
+            else:
+                await executor.reset()
         except Exception:
             self._all.discard(executor)
             await executor.close()

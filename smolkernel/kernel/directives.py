@@ -218,10 +218,13 @@ async def _executor(ctx: DirectiveContext, args: list[str], body: str) -> None:
     ctx.out.stream(f"executor: {positional[0]} (timeout {timeout} s); the workspace starts afresh\n")
 
 
-@directive("tools", "%tools [NAME ...] [remove NAME ...]", "list tools; add them by name (host namespace) or module path")
+@directive("tools", "%tools [NAME ...] [remove NAME ...] [mcp COMMAND|URL]",
+           "list tools; add them by name (host namespace), module path, or from an MCP server", choices=("remove", "mcp"))
 async def _tools(ctx: DirectiveContext, args: list[str], body: str) -> None:
     session = ctx.session
-    if args and args[0] == "remove":
+    if args and args[0] == "mcp":
+        await _add_mcp(ctx, args[1:])
+    elif args and args[0] == "remove":
         missing = session.remove_tools(args[1:])
         if missing:
             raise ConfigurationError(f"%tools remove: no tool named {', '.join(missing)}")
@@ -232,7 +235,29 @@ async def _tools(ctx: DirectiveContext, args: list[str], body: str) -> None:
         ctx.out.stream("no tools yet (final_answer is always there); add some with %tools NAME or a %%tool cell\n")
         return
     lines = [f"  {t.usage()}: {t.description.splitlines()[0] if t.description else ''}" for t in session.tools.values()]
-    ctx.out.stream("tools:\n" + "\n".join(lines) + "\n")
+    servers = [f"  {c.label}{'' if c.connected else ' (stopped)'}" for c in session.mcp_clients]
+    extra = "MCP servers:\n" + "\n".join(servers) + "\n" if servers else ""
+    ctx.out.stream("tools:\n" + "\n".join(lines) + "\n" + extra)
+
+
+async def _add_mcp(ctx: DirectiveContext, args: list[str]) -> None:
+    """``%tools mcp [--timeout S] COMMAND ...|URL``: options only before the server's own words."""
+    timeout = 30.0
+    while args and args[0].startswith("--timeout"):
+        key, eq, value = args[0].partition("=")
+        value, args = (value, args[1:]) if eq else ((args[1] if len(args) > 1 else ""), args[2:])
+        try:
+            timeout = float(value)
+        except ValueError:
+            raise ConfigurationError(f"%tools mcp: --timeout takes seconds, not {value!r}") from None
+    if not args:
+        servers = ", ".join(c.label for c in ctx.session.mcp_clients) or "none yet"
+        raise ConfigurationError(f"%tools mcp needs a server: a command (%tools mcp mcp-server-time) or a URL "
+                                 f"(%tools mcp http://127.0.0.1:8000/mcp); connected: {servers}")
+    server = args[0] if len(args) == 1 and args[0].lower().startswith(("http://", "https://")) else args
+    ctx.out.stream(f"connecting to the MCP server {' '.join(args)} ...\n")
+    tools = await ctx.session.add_mcp_server(server, timeout=timeout)
+    ctx.out.stream(f"tools added from MCP: {', '.join(t.name for t in tools) or '(the server has none)'}\n")
 
 
 def _find_tools(ctx: DirectiveContext, name: str) -> list[Any]:

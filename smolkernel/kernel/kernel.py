@@ -27,7 +27,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode
 from ..exceptions import ConfigurationError, RunInterrupted
 from ..executors.kernel import KernelExecutor
 from ..memory import ActionStep
-from . import directives, frontend
+from . import batch_directive, directives, frontend  # noqa: F401 - batch_directive registers %%batch
 from .output import CellOutput, run_footer, value_bundle
 from .session import AgentSession
 from .views import LiveRun, show_memory, show_usage

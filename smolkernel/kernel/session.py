@@ -69,6 +69,8 @@ class AgentSession:
         self.max_steps = max_steps
         self.tools: dict[str, Tool] = {}
         """Tools added with ``%tools`` and ``%%tool``, by name."""
+        self.mcp_clients: list[Any] = []
+        """MCP servers whose tools were added with ``%tools mcp`` (closed with the session)."""
         self.executor_started = False
         """True once the workspace was used (so ``%reset`` has something to clear)."""
         self.agent_options: dict[str, Any] = {}
@@ -167,6 +169,26 @@ class AgentSession:
             for item in tools:
                 self._agent.tools.pop(item.name, None)
             self._agent.add_tools(*tools)
+
+    async def add_mcp_server(self, server: list[str] | str, *, timeout: float = 30.0) -> list[Tool]:
+        """Connect to an MCP server (command or URL), add its tools, keep it open until the kernel stops.
+
+        Adding the same server again (a cell run twice) replaces the earlier connection.
+
+        Raises:
+            ConfigurationError: the server could not be started or reached.
+        """
+        from ..tools.mcp import MCPClient
+
+        client = MCPClient(server, timeout=timeout)
+        await client.aconnect()
+        for stale in [c for c in self.mcp_clients if c.label == client.label]:  # the cell ran again
+            self.mcp_clients.remove(stale)
+            await stale.aclose()
+        self.mcp_clients.append(client)
+        tools = client.tools
+        self.add_tools(tools)
+        return tools
 
     def remove_tools(self, names: list[str]) -> list[str]:
         """Remove tools by name; returns the names that were not there."""
@@ -268,6 +290,9 @@ class AgentSession:
     async def aclose(self) -> None:
         """Stop the workspace (the sibling kernel) and release the executor."""
         executor, self._executor = self._executor, None
+        clients, self.mcp_clients = self.mcp_clients, []
+        for client in clients:
+            await client.aclose()
         self._agent = None
         self.executor_started = False
         self._tools_sent_version = -1

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..exceptions import SmolkernelError
 from ._completions import StreamAssembler, message_from_completion, request_messages, request_tools
-from ._retry import Failure, RetryPolicy, call_with_retries, classify, model_call_error
+from ._retry import Failure, RetryPolicy, call_with_retries, classify, model_call_error, note_usage
 from .base import ChatMessage, MessageLike, Model, StreamDelta, TokenUsage
 
 if TYPE_CHECKING:
@@ -129,8 +129,10 @@ class HTTPChatModel(Model):
         return request
 
     def _priced(self, usage: TokenUsage | None) -> TokenUsage | None:
-        if usage is not None and usage.cost is None:
-            usage.cost = self._cost(usage)
+        if usage is not None:
+            note_usage(self.model_id, usage.input_tokens, usage.output_tokens)
+            if usage.cost is None:
+                usage.cost = self._cost(usage)
         return usage
 
     async def agenerate(
@@ -145,7 +147,8 @@ class HTTPChatModel(Model):
         self._check_ready()
         request = self._request(messages, stop, tools)
         response = await call_with_retries(
-            lambda: self._create(request, False), policy=self.retry_policy, translate=self._translate, what=self._describe()
+            lambda: self._create(request, False), policy=self.retry_policy, translate=self._translate, what=self._describe(),
+            key=self.model_id,
         )
         message = message_from_completion(response, stop)
         message.token_usage = self._priced(message.token_usage)
@@ -162,7 +165,8 @@ class HTTPChatModel(Model):
         self._check_ready()
         request = self._request(messages, stop, tools)
         stream = await call_with_retries(
-            lambda: self._create(request, True), policy=self.retry_policy, translate=self._translate, what=self._describe()
+            lambda: self._create(request, True), policy=self.retry_policy, translate=self._translate, what=self._describe(),
+            key=self.model_id,
         )
         assembler = StreamAssembler(stop)
         try:

@@ -10,15 +10,20 @@ at ``max_delay``); the last failure, or any other one, is raised as a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..exceptions import ModelCallError, SmolkernelError
 
-__all__ = ["RetryPolicy", "classify", "Failure", "call_with_retries", "failure_from_openai_error", "failure_from_status", "transport_failure"]
+__all__ = [
+    "RetryPolicy", "classify", "Failure", "call_with_retries", "failure_from_openai_error", "failure_from_status",
+    "transport_failure", "CallGate", "CALL_GATE", "note_usage",
+]
 
 T = TypeVar("T")
 logger = logging.getLogger("smolkernel.models")
@@ -61,7 +66,49 @@ class Failure:
 Translate = Callable[[BaseException], "Failure | SmolkernelError | None"]
 
 
-async def call_with_retries(attempt: Callable[[], Awaitable[T]], *, policy: RetryPolicy, translate: Translate, what: str) -> T:
+class CallGate(Protocol):
+    """What many concurrent runs share around their model calls (``smolkernel.batch.ModelLimiter``).
+
+    When a gate is set in :data:`CALL_GATE`, every attempt of
+    :func:`call_with_retries` holds one of its slots, and a 429 pauses the
+    gate (so every caller of that model waits out ``Retry-After`` together)
+    instead of each caller sleeping on its own.
+    """
+
+    rate_limit_retries: int
+    """Retries allowed after 429 replies (they do not use up ``max_retries``)."""
+
+    def slot(self, key: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Wait until a call to ``key`` (a model id) may start; held during the call."""
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold back every call to ``key`` for ``seconds``."""
+
+    def record(self, key: str, input_tokens: int, output_tokens: int) -> None:
+        """Count the tokens a finished call to ``key`` spent."""
+
+
+CALL_GATE: ContextVar[CallGate | None] = ContextVar("smolkernel_call_gate", default=None)
+"""The gate of the current context (set by the batch engine; None: calls go straight out)."""
+
+
+def note_usage(key: str, input_tokens: int, output_tokens: int) -> None:
+    """Tell the current gate, if any, what a call spent."""
+    gate = CALL_GATE.get()
+    if gate is not None:
+        gate.record(key, input_tokens, output_tokens)
+
+
+async def _attempt_through(gate: CallGate | None, key: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    if gate is None:
+        return await attempt()
+    async with gate.slot(key):
+        return await attempt()
+
+
+async def call_with_retries(
+    attempt: Callable[[], Awaitable[T]], *, policy: RetryPolicy, translate: Translate, what: str, key: str | None = None
+) -> T:
     """Await ``attempt()`` until it succeeds, retrying transient failures.
 
     Args:
@@ -70,19 +117,29 @@ async def call_with_retries(attempt: Callable[[], Awaitable[T]], *, policy: Retr
         translate: turns an exception into a :class:`Failure`, a smolkernel
             error to raise as is, or ``None`` to let the exception propagate.
         what: names the call in messages, e.g. ``"OpenAIServerModel('gpt-4o') at http://..."``.
+        key: the model id the current :data:`CALL_GATE` limits by (default ``what``).
 
     Raises:
         ModelCallError: the call failed and retrying did not help (or was not allowed).
         ConfigurationError: translate said the set-up is wrong (e.g. a missing key).
     """
     number = 0
+    limited = 0
+    gate = CALL_GATE.get()
     while True:
         try:
-            return await attempt()
+            return await _attempt_through(gate, key or what, attempt)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             failure = classify(exc, translate)
+            if gate is not None and failure.status_code == 429 and limited < gate.rate_limit_retries:
+                # Everyone waits out the provider's Retry-After together, in gate.slot().
+                wait = failure.retry_after if failure.retry_after is not None else policy.delay(limited)
+                gate.pause(key or what, wait)
+                limited += 1
+                logger.info("%s was rate limited; every call to it pauses %.2fs", what, wait)
+                continue
             if not failure.retryable or number >= policy.max_retries:
                 raise model_call_error(failure, what, attempts=number + 1) from exc
             wait = policy.delay(number, failure.retry_after)

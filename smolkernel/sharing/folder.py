@@ -88,6 +88,10 @@ def _tool_file(name: str, source: str, sources: dict[str, str]) -> str:
     return relative
 
 
+_ENTRY_MODULES = {"mcp": "mcp", "space": "gradio_client"}
+"""The module each kind of tool entry needs (an MCP client, a Gradio client)."""
+
+
 def requirements_for(spec: AgentSpec, sources: Any) -> list[str]:
     """The distributions the spec's tools need: smolkernel, plus what their code and import paths import."""
     modules: set[str] = set()
@@ -97,6 +101,8 @@ def requirements_for(spec: AgentSpec, sources: Any) -> list[str]:
         for entry in current.tools:
             if isinstance(entry, str):
                 modules.add(entry.split(":")[0].split(".")[0])
+            elif isinstance(entry, dict):
+                modules.update(module for kind, module in _ENTRY_MODULES.items() if kind in entry)
     return ["smolkernel", *sorted(_distributions(modules) - {"smolkernel"})]
 
 

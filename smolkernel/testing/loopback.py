@@ -259,6 +259,8 @@ class LoopbackLLMServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 1024
+    """The listen backlog: many clients connect at once in batches (the default, 5, drops their SYNs)."""
 
     def __init__(self, address: tuple[str, int], handler: type, *, owner: LoopbackLLMServer):
         self.owner = owner

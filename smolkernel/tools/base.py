@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from ..exceptions import AgentToolCallError, ToolDefinitionError
+from ..monitoring import tool_call
 from .schema import JSON_TYPES, check_value, python_annotation
 
 __all__ = ["Tool", "RESERVED_NAMES", "validate_tool", "check_unique_names"]
@@ -67,9 +68,10 @@ class Tool:
         Raises:
             AgentToolCallError: unknown, missing or mistyped arguments.
         """
-        arguments = self.bind_arguments(args, kwargs)
-        self.ensure_setup()
-        return self.forward(**arguments)
+        with tool_call(self.name):
+            arguments = self.bind_arguments(args, kwargs)
+            self.ensure_setup()
+            return self.forward(**arguments)
 
     def ensure_setup(self) -> None:
         """Run ``setup`` if it has not run yet (thread-safe)."""
@@ -199,6 +201,24 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"<Tool {self.usage()}>"
+
+    # -- tools from outside -------------------------------------------------
+
+    @classmethod
+    def from_space(cls, space_id_or_url: str, *, api_name: str | None = None, name: str | None = None,
+                   description: str | None = None, token: str | None = None, timeout: float = 120.0) -> Tool:
+        """A tool that calls one endpoint of a Gradio app (a Hugging Face Space or a URL).
+
+        Inputs come from the app's API description; files and images come
+        back as ``Media`` (shown as displays). See ``smolkernel.tools.space``.
+
+        Raises:
+            ConfigurationError: the app cannot be reached or has no such endpoint.
+            MissingExtraError: ``gradio_client`` is not installed.
+        """
+        from .space import SpaceTool
+
+        return SpaceTool(space_id_or_url, api_name=api_name, name=name, description=description, token=token, timeout=timeout)
 
 
 class FunctionTool(Tool):

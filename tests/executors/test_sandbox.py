@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -74,9 +75,12 @@ async def test_no_route_outside(sandbox: SandboxExecutor) -> None:
     assert "Network is unreachable" in result.error or "OSError" in result.error
 
 
-async def test_host_filesystem_is_read_only(sandbox: SandboxExecutor) -> None:
+async def test_host_filesystem_is_read_only_and_the_project_invisible(sandbox: SandboxExecutor) -> None:
+    installed = os.path.join(sys.prefix, "pwned.txt")
+    result = await run(sandbox, f"open({installed!r}, 'w')")
+    assert "Read-only file system" in result.error and not os.path.exists(installed)
     result = await run(sandbox, f"open({os.path.abspath(__file__ + '.pwned')!r}, 'w')")
-    assert "Read-only file system" in result.error
+    assert "No such file or directory" in result.error  # the project folder is not bound at all
     assert not os.path.exists(__file__ + ".pwned")
 
 

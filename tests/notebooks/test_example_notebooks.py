@@ -6,6 +6,7 @@ JUPYTER_PATH, so the user's own kernelspecs play no part.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def result_of(cell) -> str:
 
 
 def test_every_notebook_is_covered():
-    assert set(ALL) == {"quickstart.ipynb", "magics.ipynb", "tools.ipynb", "multi_agent.ipynb"}
+    assert set(ALL) == {"quickstart.ipynb", "magics.ipynb", "tools.ipynb", "multi_agent.ipynb", "tools_and_sharing.ipynb", "batch.ipynb"}
     for name in ALL:
         first = nbformat.read(NOTEBOOKS / name, as_version=4).cells[0]
         assert first.cell_type == "markdown" and "offline" in first.source.lower(), name
@@ -89,6 +90,15 @@ def test_multi_agent(tmp_path, jupyter_path):
     assert result_of(cells[4]) == "(True, 3, ['researcher', 'analyst'])"
 
 
+def test_batch(tmp_path, jupyter_path):
+    cells = execute("batch.ipynb", tmp_path)
+    assert "200/200 (200 done, 0 failed)" in texts(cells[6])  # the BatchView's snapshot
+    assert "200 answered, accuracy 100%" in texts(cells[7])
+    assert "120 tasks: 120 succeeded, 0 failed" in texts(cells[9])
+    assert "200 tasks: 200 succeeded, 0 failed | model calls in this run: 80" in texts(cells[10])  # only the 80 not yet done
+    assert "lines in the file: 200" in texts(cells[10])
+
+
 def test_magics_report(tmp_path, jupyter_path):
     """tests/magics/test_magics_notebooks.py checks every output; here: it also runs as a report."""
     cells = execute("magics.ipynb", tmp_path)
@@ -106,3 +116,20 @@ def test_replaying_a_cassette_reproduces_the_notebook(tmp_path, jupyter_path):
         if before.cell_type == "code" and any(o.output_type == "execute_result" for o in before.outputs):
             assert result_of(after) == result_of(before)
     assert "replay" not in texts(recorded[1]) and "already configured" in texts(replayed[1])
+
+
+@pytest.mark.slow
+def test_tools_and_sharing(tmp_path, jupyter_path):
+    cells = execute("tools_and_sharing.ipynb", tmp_path)
+    assert "tools added from MCP: get_current_time, convert_time" in texts(cells[3])
+    assert result_of(cells[4]) == "Noon UTC is 21:00 in Tokyo and 17:30 in Kolkata."
+    assert "red_square(size: float = 8)" in texts(cells[6])
+    answer = result_of(cells[7])
+    assert answer.startswith("Here is a 24-pixel red square (<image/")
+    shown = json.dumps([o.get("data", {}) for o in cells[7].outputs])
+    assert "base64," in shown or '"image/png"' in shown, "the app's image is shown in the cell"
+    saved = texts(cells[9])
+    assert "['agent.yaml', 'requirements.txt']" in saved
+    assert "- mcp:" in saved and "mcp-server-time" in saved and "api_name: /red_square" in saved
+    assert "tools of the loaded agent: convert_time, final_answer, get_current_time, red_square" in saved
+    assert "its answer: 15:00" in saved

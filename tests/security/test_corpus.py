@@ -11,7 +11,6 @@ a table of what worked (``pytest -s`` shows it; it is also written to
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

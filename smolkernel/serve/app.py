@@ -1,0 +1,87 @@
+"""create_app: the FastAPI application of ``smolkernel serve``.
+
+The app owns everything it uses: its store, its run service (pool and
+workers) and its Prometheus registry, started and stopped by ``lifespan``;
+two apps in one process share nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..exceptions import QueueFull, StoreUnavailable
+from ..monitoring import Metrics
+from .api import runs_router, service_router, sessions_router
+from .runner import RunService
+from .settings import ServeSettings
+from .store import Store
+
+__all__ = ["create_app", "make_store"]
+
+
+def make_store(settings: ServeSettings) -> Store:
+    """RedisStore when ``settings.redis_url`` is set, else the EmbeddedStore in ``data_dir``."""
+    if settings.redis_url:
+        from .store_redis import RedisStore
+
+        return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    from .store_sqlite import EmbeddedStore
+
+    return EmbeddedStore(settings.data_dir)
+
+
+def create_app(settings: ServeSettings, *, store: Store | None = None, metrics: Metrics | None = None) -> FastAPI:
+    """Build the service's ASGI app (serve it with uvicorn).
+
+    Args:
+        settings: what to serve and how.
+        store: overrides the store chosen from ``settings``.
+        metrics: overrides the app's own Metrics (and registry).
+    """
+    service = RunService(settings, store or make_store(settings), metrics or Metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="smolkernel serve",
+        description=f"Runs of the agent {settings.agent_name!r} over HTTP.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.include_router(runs_router)
+    app.include_router(sessions_router)
+    app.include_router(service_router)
+    _add_error_handlers(app)
+    _limit_body_size(app, settings.max_body_bytes)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+def _limit_body_size(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return JSONResponse({"detail": f"the request body has {length} bytes; the limit is {limit}"}, status_code=413)
+        return await call_next(request)

@@ -1,0 +1,255 @@
+"""RedisStore: the run store in Redis, shared by every server replica.
+
+Keys (``PREFIX`` is ``smolkernel:`` unless given)::
+
+    run:{id}          the run record (JSON)
+    events:{id}       a stream of the run's events, entry ids "N-1" for event N
+    active            hash run_id -> server instance, for queued and running runs
+    cancel:{id}       set when someone asked to cancel the run
+    recent:{owner}    list of the owner's latest run ids
+    session:{id}      a session's record (JSON)
+    cache:{key}       a cached result (JSON, expires with its TTL)
+    instance:{id}     a server's heartbeat (expires unless refreshed)
+    claim:{id}        who takes over an orphaned run (expires)
+
+Cancel requests are also published on the channel ``cancel`` so the server
+running the run acts at once. Lost connections raise StoreUnavailable; the
+client reconnects on the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ..exceptions import MissingExtraError, StoreUnavailable
+from .store import ACTIVE_STATUSES, Event, Store
+
+__all__ = ["RedisStore"]
+
+T = TypeVar("T")
+RECENT_KEPT = 200
+"""Run ids kept in each owner's recent list."""
+FINISHED_RUN_TTL = 7 * 24 * 3600
+"""Seconds a finished run and its events are kept."""
+MAX_CONNECTIONS = 512
+"""Connections to Redis per server process (commands wait for one beyond that)."""
+
+
+def _guard(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Turn a lost or refused Redis connection into StoreUnavailable."""
+
+    @functools.wraps(method)
+    async def wrapper(self: RedisStore, *args: Any, **kwargs: Any) -> T:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis at {self.safe_url} cannot be reached ({exc}); retry later") from None
+
+    return wrapper
+
+
+class RedisStore(Store):
+    """Runs, events, sessions, result cache and server heartbeats in Redis.
+
+    Args:
+        url: ``redis://host:port/db`` (``rediss://`` for TLS; a password in the URL is fine).
+        prefix: put before every key, so several services can share a Redis.
+
+    Raises:
+        MissingExtraError: redis-py is not installed.
+    """
+
+    kind = "redis"
+
+    def __init__(self, url: str, *, prefix: str = "smolkernel:"):
+        try:
+            import redis.asyncio  # noqa: F401
+        except ImportError:
+            raise MissingExtraError("redis", "serve", "--redis") from None
+        self.url = url
+        self.prefix = prefix
+        self._client: Any = None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password."""
+        head, sep, tail = self.url.rpartition("@")
+        return f"{self.url.split('://')[0]}://***@{tail}" if sep else self.url
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    async def start(self) -> None:
+        import redis.asyncio as aioredis
+
+        # A blocking pool: at peak (many runs writing, SSE readers blocked in XREAD)
+        # a command waits for a free connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=MAX_CONNECTIONS, timeout=10, decode_responses=True,
+            socket_connect_timeout=2, socket_timeout=5, health_check_interval=5, retry_on_timeout=False,
+        )
+        self._client = aioredis.Redis(connection_pool=pool)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+            with contextlib.suppress(Exception):
+                await self._client.connection_pool.disconnect()
+            self._client = None
+
+    @property
+    def r(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("the store is not started")
+        return self._client
+
+    @_guard
+    async def ping(self) -> None:
+        await self.r.ping()
+
+    # -- runs ---------------------------------------------------------------
+
+    @_guard
+    async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
+        run_id = run["run_id"]
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(self._k("run", run_id), json.dumps(run))
+        if run["status"] in ACTIVE_STATUSES:
+            pipe.hset(self._k("active"), run_id, run.get("instance") or "")
+        else:
+            pipe.hdel(self._k("active"), run_id)
+            pipe.expire(self._k("run", run_id), FINISHED_RUN_TTL)
+            pipe.expire(self._k("events", run_id), FINISHED_RUN_TTL)
+        if new:
+            recent = self._k("recent", run.get("owner") or "-")
+            pipe.lpush(recent, run_id)
+            pipe.ltrim(recent, 0, RECENT_KEPT - 1)
+        await pipe.execute()
+
+    @_guard
+    async def get_run(self, run_id: str) -> dict[str, Any] | None:
+        text = await self.r.get(self._k("run", run_id))
+        return json.loads(text) if text else None
+
+    async def _runs(self, ids: list[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        texts = await self.r.mget([self._k("run", i) for i in ids])
+        return [json.loads(t) for t in texts if t]
+
+    @_guard
+    async def active_runs(self) -> list[dict[str, Any]]:
+        ids = list(await self.r.hkeys(self._k("active")))
+        return [run for run in await self._runs(ids) if run["status"] in ACTIVE_STATUSES]
+
+    @_guard
+    async def recent_runs(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
+        ids = await self.r.lrange(self._k("recent", owner or "-"), 0, limit - 1)
+        return await self._runs(list(ids))
+
+    # -- events -------------------------------------------------------------
+
+    @_guard
+    async def add_events(self, run_id: str, events: list[Event]) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        key = self._k("events", run_id)
+        for number, kind, data in events:
+            pipe.xadd(key, {"type": kind, "data": json.dumps(data)}, id=f"{number}-1")
+        await pipe.execute()
+
+    @staticmethod
+    def _decode(entries: list[Any]) -> list[Event]:
+        return [(int(entry_id.split("-")[0]), fields["type"], json.loads(fields["data"])) for entry_id, fields in entries]
+
+    @_guard
+    async def read_events(self, run_id: str, after: int, timeout: float) -> list[Event]:
+        key = self._k("events", run_id)
+        entries = await self.r.xrange(key, min=f"({after}-1", max="+") if after else await self.r.xrange(key)
+        if entries or timeout <= 0:
+            return self._decode(entries)
+        # block below the client's socket timeout; the caller loops
+        reply = await self.r.xread({key: f"{after}-1"}, block=int(min(timeout, 4) * 1000))
+        return self._decode(reply[0][1]) if reply else []
+
+    @_guard
+    async def last_event_id(self, run_id: str) -> int:
+        last = await self.r.xrevrange(self._k("events", run_id), count=1)
+        return int(last[0][0].split("-")[0]) if last else 0
+
+    # -- cancel ---------------------------------------------------------------
+
+    @_guard
+    async def request_cancel(self, run_id: str) -> None:
+        await self.r.set(self._k("cancel", run_id), "1", ex=FINISHED_RUN_TTL)
+        await self.r.publish(self._k("cancel"), run_id)
+
+    @_guard
+    async def cancel_requested(self, run_id: str) -> bool:
+        return bool(await self.r.exists(self._k("cancel", run_id)))
+
+    async def watch_cancels(self, callback: Any) -> None:
+        """Listen on the cancel channel, resubscribing after Redis comes back."""
+        while True:
+            pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._k("cancel"))
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        callback(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: try again shortly
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    # -- sessions and cache ---------------------------------------------------
+
+    @_guard
+    async def get_session(self, session_id: str) -> dict[str, Any] | None:
+        text = await self.r.get(self._k("session", session_id))
+        return json.loads(text) if text else None
+
+    @_guard
+    async def put_session(self, session: dict[str, Any]) -> None:
+        await self.r.set(self._k("session", session["session_id"]), json.dumps(session))
+
+    @_guard
+    async def cache_get(self, key: str) -> dict[str, Any] | None:
+        text = await self.r.get(self._k("cache", key))
+        return json.loads(text) if text else None
+
+    @_guard
+    async def cache_put(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        await self.r.set(self._k("cache", key), json.dumps(value), px=max(1, int(ttl * 1000)))
+
+    # -- server liveness --------------------------------------------------------
+
+    @_guard
+    async def heartbeat(self, instance: str, ttl: float) -> None:
+        await self.r.set(self._k("instance", instance), "1", px=int(ttl * 1000))
+
+    @_guard
+    async def forget_instance(self, instance: str) -> None:
+        await self.r.delete(self._k("instance", instance))
+
+    @_guard
+    async def alive_instances(self) -> set[str] | None:
+        found = set()
+        async for key in self.r.scan_iter(match=self._k("instance", "*"), count=100):
+            found.add(key[len(self._k("instance", "")):])
+        return found
+
+    @_guard
+    async def claim_orphan(self, run_id: str, instance: str) -> bool:
+        return bool(await self.r.set(self._k("claim", run_id), instance, nx=True, ex=60))

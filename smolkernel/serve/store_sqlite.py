@@ -1,0 +1,158 @@
+"""EmbeddedStore: the run store in one SQLite file, for a single server process.
+
+WAL journal with ``synchronous=NORMAL``: a commit survives the process being
+killed (``kill -9``), which is what crash safety needs; calls are short and
+run on the event loop. A lock file (``flock``) keeps a second server from
+using the same folder at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigurationError
+from .store import ACTIVE_STATUSES, Event, Store
+
+__all__ = ["EmbeddedStore"]
+
+_SCHEMA = """
+create table if not exists runs (run_id text primary key, owner text, status text, created real, data text not null);
+create index if not exists runs_owner on runs (owner, created);
+create index if not exists runs_status on runs (status);
+create table if not exists events (run_id text, id integer, type text, data text, primary key (run_id, id));
+create table if not exists sessions (session_id text primary key, data text not null);
+create table if not exists cache (key text primary key, data text not null, expires real);
+create table if not exists cancels (run_id text primary key);
+"""
+
+
+class EmbeddedStore(Store):
+    """Runs, events, sessions and the result cache in ``folder/smolkernel-serve.sqlite3``.
+
+    Raises:
+        ConfigurationError: another server process uses the same folder.
+    """
+
+    kind = "embedded"
+
+    def __init__(self, folder: str | os.PathLike[str]):
+        self.folder = Path(folder)
+        self.path = self.folder / "smolkernel-serve.sqlite3"
+        self._db: sqlite3.Connection | None = None
+        self._lock_file: Any = None
+        self._waiters: dict[str, asyncio.Event] = {}
+
+    async def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.folder / "server.lock", "w")  # noqa: SIM115 - held for the store's life
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise ConfigurationError(
+                f"another smolkernel server uses {self.folder}; give this one another --data-dir, or share runs through --redis"
+            ) from None
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("pragma journal_mode=wal")
+        self._db.execute("pragma synchronous=normal")
+        self._db.executescript(_SCHEMA)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not started")
+        return self._db
+
+    async def ping(self) -> None:
+        self.db.execute("select 1")
+
+    async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
+        self.db.execute(
+            "insert or replace into runs (run_id, owner, status, created, data) values (?, ?, ?, ?, ?)",
+            (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), json.dumps(run)),
+        )
+
+    async def get_run(self, run_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("select data from runs where run_id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    async def active_runs(self) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(ACTIVE_STATUSES))
+        rows = self.db.execute(f"select data from runs where status in ({marks})", tuple(ACTIVE_STATUSES)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    async def recent_runs(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "select data from runs where owner is ? order by created desc limit ?", (owner, limit)
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    async def add_events(self, run_id: str, events: list[Event]) -> None:
+        self.db.executemany(
+            "insert or replace into events (run_id, id, type, data) values (?, ?, ?, ?)",
+            [(run_id, i, kind, json.dumps(data)) for i, kind, data in events],
+        )
+        waiter = self._waiters.pop(run_id, None)
+        if waiter is not None:
+            waiter.set()
+
+    def _events_after(self, run_id: str, after: int) -> list[Event]:
+        rows = self.db.execute("select id, type, data from events where run_id = ? and id > ? order by id", (run_id, after)).fetchall()
+        return [(i, kind, json.loads(data)) for i, kind, data in rows]
+
+    async def read_events(self, run_id: str, after: int, timeout: float) -> list[Event]:
+        found = self._events_after(run_id, after)
+        if found or timeout <= 0:
+            return found
+        waiter = self._waiters.setdefault(run_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(waiter.wait(), timeout)
+        except asyncio.TimeoutError:
+            return []
+        return self._events_after(run_id, after)
+
+    async def last_event_id(self, run_id: str) -> int:
+        row = self.db.execute("select max(id) from events where run_id = ?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    async def request_cancel(self, run_id: str) -> None:
+        self.db.execute("insert or ignore into cancels (run_id) values (?)", (run_id,))
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        return self.db.execute("select 1 from cancels where run_id = ?", (run_id,)).fetchone() is not None
+
+    async def get_session(self, session_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("select data from sessions where session_id = ?", (session_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    async def put_session(self, session: dict[str, Any]) -> None:
+        self.db.execute("insert or replace into sessions (session_id, data) values (?, ?)", (session["session_id"], json.dumps(session)))
+
+    async def cache_get(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("select data, expires from cache where key = ?", (key,)).fetchone()
+        if row is None or row[1] < time.time():
+            return None
+        return json.loads(row[0])
+
+    async def cache_put(self, key: str, value: dict[str, Any], ttl: float) -> None:
+        now = time.time()
+        self.db.execute("insert or replace into cache (key, data, expires) values (?, ?, ?)", (key, json.dumps(value), now + ttl))
+        self.db.execute("delete from cache where expires < ?", (now,))
+
+    async def alive_instances(self) -> set[str] | None:
+        return None

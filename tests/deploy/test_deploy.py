@@ -1,0 +1,96 @@
+"""deploy/: the compose file passes docker-compose's own validation; the server image serves an agent.
+
+The image test builds ``smolkernel-serve`` offline with ``deploy/build-image.sh``
+on the base image that ``smolkernel image build`` makes (mmdebstrap; built
+first when missing, a few minutes), starts it
+with host networking (this machine's dockerd runs with ``--bridge=none``) and
+calls its API over real HTTP. Skipped locally when docker or its daemon is
+missing; a failure under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import needs
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+SPEC = """\
+kind: toolcalling
+name: in_docker
+model: scripted
+model_options:
+  responses:
+    - {tool_calls: [{name: final_answer, arguments: {answer: served from the image}}]}
+"""
+
+
+def test_compose_file_passes_docker_compose_validation():
+    command = needs.require_command("docker-compose", "docker-compose")
+    env = dict(os.environ, SMOLKERNEL_API_KEYS="k1,k2")
+    checked = subprocess.run([command, "-f", str(DEPLOY / "compose.yaml"), "config"], capture_output=True, text=True, env=env, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    config = yaml.safe_load(checked.stdout)
+    assert set(config["services"]) == {"redis", "api", "balancer"}
+    api = config["services"]["api"]
+    assert "--redis" in api["command"] and api["environment"]["SMOLKERNEL_API_KEYS"] == "k1,k2"
+    missing_keys = subprocess.run([command, "-f", str(DEPLOY / "compose.yaml"), "config", "-q"], capture_output=True, text=True,
+                                  env={k: v for k, v in os.environ.items() if k != "SMOLKERNEL_API_KEYS"}, timeout=60)
+    assert missing_keys.returncode != 0 and "SMOLKERNEL_API_KEYS" in missing_keys.stderr
+
+
+def _docker_ready() -> None:
+    needs.require_command("docker", "docker.io")
+    listed = subprocess.run(["docker", "images", "-q"], capture_output=True, text=True, timeout=30)
+    if listed.returncode != 0:
+        needs.missing(f"the Docker daemon is not reachable: {listed.stderr.strip()}")
+    listed = subprocess.run(["docker", "images", "smolkernel-kernel", "-q"], capture_output=True, text=True, timeout=30)
+    if not listed.stdout.strip():
+        needs.require_command("mmdebstrap", "mmdebstrap")  # build-image.sh builds the base with it
+
+
+@pytest.mark.slow
+def test_server_image_builds_offline_and_serves_an_agent(tmp_path):
+    _docker_ready()
+    tag = "smolkernel-serve:test"
+    built = subprocess.run(["bash", str(DEPLOY / "build-image.sh")], capture_output=True, text=True, timeout=1200, env=dict(os.environ, TAG=tag))
+    assert built.returncode == 0, built.stderr[-3000:]
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    (agent / "agent.yaml").write_text(SPEC)
+    agent.chmod(0o755)
+    (agent / "agent.yaml").chmod(0o644)
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    container = subprocess.run(
+        ["docker", "run", "-d", "--rm", "--network", "host", "-e", "SMOLKERNEL_API_KEYS=image-key", "-v", f"{agent}:/agent:ro",
+         tag, "--agent", "/agent/agent.yaml", "--host", "127.0.0.1", "--port", str(port), "--data-dir", "/data"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout.strip()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, subprocess.run(["docker", "logs", container], capture_output=True, text=True).stdout
+            time.sleep(0.3)
+        assert httpx.post(f"{url}/v1/runs", json={"task": "hi"}).status_code == 401
+        run = httpx.post(f"{url}/v1/runs", json={"task": "hi", "wait": True}, headers={"Authorization": "Bearer image-key"}, timeout=30).json()
+        assert run["status"] == "succeeded" and run["output"] == "served from the image"
+        user = subprocess.run(["docker", "exec", container, "id", "-u"], capture_output=True, text=True, timeout=30).stdout.strip()
+        assert user == "1000"  # the server does not run as root
+    finally:
+        subprocess.run(["docker", "stop", "-t", "5", container], capture_output=True, timeout=60)
