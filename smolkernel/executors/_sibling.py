@@ -195,8 +195,13 @@ def _no_input(prompt: str = "") -> str:
                        "pass values in variables or call a tool instead")
 
 
+def user_cell() -> None:
+    """Run the next execution as the user's own cell: ``input()`` asks the user, IPython's tracebacks."""
+    _STATE["user_cell"] = True
+
+
 def _repair(*_: Any) -> None:
-    """pre_run_cell hook: restore overwritten stubs and the input() guard."""
+    """pre_run_cell hook: restore overwritten stubs and the input() guard (not for a user's cell)."""
     shell = _STATE["shell"]
     _remember_parent()
     _bound_streams()
@@ -204,6 +209,10 @@ def _repair(*_: Any) -> None:
     for name, stub in _STATE["stubs"].items():
         if namespace.get(name) is not stub:
             namespace[name] = stub
+    if _STATE.pop("user_cell", False):
+        shell.set_custom_exc((FinalAnswerSignal,), _concise_traceback)
+        return  # ipykernel's own input() and getpass() stay: they ask the user through the host
+    shell.set_custom_exc((Exception, FinalAnswerSignal), _concise_traceback)
     builtins.input = _no_input
     try:
         import getpass

@@ -36,7 +36,7 @@ import json
 import pickle
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +58,18 @@ __all__ = ["KernelExecutor"]
 POLL_SECONDS = 0.25
 """How often a silent kernel is checked for life (a dead one is noticed within this)."""
 _STATUS_EXPRESSION = "__import__('sys').modules['_smolkernel_bridge'].status()"
+_USER_CELL = "__import__('sys').modules['_smolkernel_bridge'].user_cell()"
 _LOST_NOTE = "[the kernel had stopped and was restarted: the workspace was lost]\n"
 IDLE_GRACE = 1.0
 """Seconds to wait for the idle status after the reply before confirming the end anyway (it may have been dropped)."""
 REQUEST_TIMEOUT = 5.0
 """Seconds ``complete`` and ``inspect`` wait by default (for the lock and the reply)."""
+
+MessageHook = Callable[[str, dict[str, Any]], None]
+"""Called with ``(msg_type, content)`` for each IOPub message of a run, as it arrives, and
+once with ``("execute_reply", content)``; lets a caller forward the run live (``%%python``)."""
+InputHook = Callable[[str, bool], Awaitable[str]]
+"""Answers an ``input()`` of the code: ``(prompt, password) -> text`` (``"\x04"``: end of file)."""
 
 
 class KernelExecutor(Executor):
@@ -152,7 +159,9 @@ class KernelExecutor(Executor):
         # Jedi's first completion imports and indexes for seconds (22 s measured
         # on a loaded 2-core machine), long past any frontend's patience; IPython's
         # own completer answers names, attributes, keys and paths at once.
-        return [self.python, "-m", "ipykernel_launcher", "-f", connection_file, "--quiet", "--IPCompleter.use_jedi=False"]
+        return [self.python, "-m", "ipykernel_launcher", "-f", connection_file, "--quiet", "--IPCompleter.use_jedi=False",
+                # no history database: generated code must not land in the user's IPython history
+                "--HistoryManager.enabled=False"]
 
     def sibling_env(self) -> dict[str, str]:
         """The environment the sibling starts with."""
@@ -311,11 +320,15 @@ class KernelExecutor(Executor):
 
     # -- running code --------------------------------------------------------
 
-    async def run(self, code: str) -> CodeOutput:
+    async def run(self, code: str, *, on_message: MessageHook | None = None, on_input: InputHook | None = None) -> CodeOutput:
         """Run ``code`` in the sibling's workspace and report what happened.
 
         Tool calls are served while the code runs. Timeouts, a dying kernel
-        and tool errors are reported in the result, not raised.
+        and tool errors are reported in the result, not raised. ``on_message``
+        sees every message of the run as it arrives. With ``on_input`` the
+        code runs as the user's own: its ``input()`` is answered by
+        ``on_input`` (the wait does not count toward the timeout) and errors
+        keep IPython's full traceback; without it ``input()`` raises.
 
         Raises:
             ExecutorError: only when the sibling cannot be (re)started.
@@ -323,8 +336,10 @@ class KernelExecutor(Executor):
         await self.start()
         async with self._lock:
             lost = await self._revive_locked()
+            if on_input is not None:  # the user's own code (%%python): input() and tracebacks as in Python
+                await self._internal(_USER_CELL)
             oom_before = self._oom_kills()
-            result, state = await self._execute(code, timeout=self.timeout)
+            result, state = await self._execute(code, timeout=self.timeout, on_message=on_message, on_input=on_input)
             oom = self._oom_kills() - oom_before
             if oom:
                 result.error = (result.error + "\n" if result.error else "") + (
@@ -405,7 +420,10 @@ class KernelExecutor(Executor):
         _, state = await self._execute(None, timeout=self.interrupt_grace, internal=True)
         return state == "ok"
 
-    async def _execute(self, code: str | None, *, timeout: float | None, internal: bool = False) -> tuple[CodeOutput, str]:
+    async def _execute(
+        self, code: str | None, *, timeout: float | None, internal: bool = False,
+        on_message: MessageHook | None = None, on_input: InputHook | None = None,
+    ) -> tuple[CodeOutput, str]:
         """Send ``code`` (None: keep waiting for the previous one) and serve it until it is done.
 
         Returns the output and a state: ``ok``, ``timeout`` or ``died``.
@@ -422,6 +440,7 @@ class KernelExecutor(Executor):
                 stop_on_error=False,
             )
         waiter = self._new_waiter(self._msg_id)
+        waiter.on_message, waiter.on_input = on_message, on_input  # hooks for %%python, whatever the transport
         started = time.perf_counter()
         state = await waiter.wait(timeout)
         output = waiter.collector.to_output(time.perf_counter() - started)
@@ -498,6 +517,11 @@ class _ExecutionWaiter:
 
     def __init__(self, executor: KernelExecutor, msg_id: str, max_output_chars: int) -> None:
         self.executor = executor
+        self.on_message: MessageHook | None = None
+        """Sees each message of the execution as it arrives (set by ``run``)."""
+        self.on_input: InputHook | None = None
+        """Answers the code's own ``input()`` (set by ``run``); None: end of file."""
+        self.deadline: float | None = None
         self.process = executor._process
         self.client = self.process.client
         self.msg_id = msg_id
@@ -520,12 +544,13 @@ class _ExecutionWaiter:
         poller = zmq.asyncio.Poller()
         for socket in channels:
             poller.register(socket, zmq.POLLIN)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
         while not self.confirmed:
             if self.replied and self.probe_id is None and (self.idle or time.monotonic() - self.replied_at > IDLE_GRACE):
                 # the code holds the kernel's key and can forge a reply and an idle status; a request
                 # sent now is answered only once the kernel really finished the execution
                 self.probe_id = client.kernel_info()
+            deadline = self.deadline  # moved on while the user answered an input()
             remaining = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
             if remaining <= 0:
                 return "timeout"
@@ -540,7 +565,7 @@ class _ExecutionWaiter:
                     message = await _receive(client, socket)
                     if message is not None and _parent_id(message) in (self.msg_id, self.probe_id):
                         try:
-                            outcome = await handler(message, deadline)
+                            outcome = await handler(message, self.deadline)
                         except (AttributeError, KeyError, TypeError, ValueError):  # a malformed (forged) message
                             continue
                         if outcome == "timeout":
@@ -555,6 +580,8 @@ class _ExecutionWaiter:
             self.idle = message["content"].get("execution_state") == "idle"
         else:
             self.collector.feed(msg_type, message["content"])
+            if self.on_message is not None:
+                self.on_message(msg_type, message["content"])
 
     async def _on_shell(self, message: dict[str, Any], deadline: float | None) -> None:
         if _parent_id(message) == self.probe_id:
@@ -562,6 +589,8 @@ class _ExecutionWaiter:
             return
         if message["header"]["msg_type"] == "execute_reply":
             self.replied, self.replied_at = True, time.monotonic()
+            if self.on_message is not None:
+                self.on_message("execute_reply", message["content"])
             status = message["content"].get("user_expressions", {}).get("sk")
             if status is not None:
                 self.bridge_status = status.get("data", {}).get("text/plain", status.get("ename"))
@@ -572,8 +601,7 @@ class _ExecutionWaiter:
         prompt = message["content"].get("prompt", "")
         bridge = self.executor.bridge
         if not bridge.owns(prompt):
-            self.collector.logs.add("[input() is not available to generated code; it received end-of-file]\n")
-            self.client.input("\x04")
+            self.client.input(await self._ask_user(prompt, bool(message["content"].get("password"))))
             return None
         remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
         try:
@@ -582,6 +610,18 @@ class _ExecutionWaiter:
             return "timeout"
         self.client.input(reply)
         return None
+
+    async def _ask_user(self, prompt: str, password: bool) -> str:
+        """The answer to the code's own ``input()``: from ``on_input`` (timeout paused), else end-of-file."""
+        if self.on_input is None:
+            self.collector.logs.add("[input() is not available to generated code; it received end-of-file]\n")
+            return "\x04"
+        began = time.monotonic()
+        try:
+            return await self.on_input(prompt, password)
+        finally:
+            if self.deadline is not None:
+                self.deadline += time.monotonic() - began
 
 
 def _parent_id(message: dict[str, Any]) -> Any:

@@ -172,8 +172,11 @@ async def _model(ctx: DirectiveContext, args: list[str], body: str) -> None:
         return
     if len(positional) > 1:
         raise ConfigurationError("%model takes one model spec, e.g. %model openai/gpt-4o-mini")
+    from .frontend import resolve_model_spec, resolve_path
+
+    record = resolve_path(options["--record"]) if "--record" in options else None
     model = ctx.session.set_model(
-        positional[0], api_base=options.get("--api-base"), api_key_env=options.get("--api-key-env"), record=options.get("--record")
+        resolve_model_spec(positional[0]), api_base=options.get("--api-base"), api_key_env=options.get("--api-key-env"), record=record
     )
     ctx.out.stream(f"model: {model!r}\n")
 
@@ -347,36 +350,23 @@ async def _reset(ctx: DirectiveContext, args: list[str], body: str) -> None:
 
 @directive("python", "%%python", "run the cell as Python in the agent's workspace", cell=True)
 async def _python(ctx: DirectiveContext, args: list[str], body: str) -> None:
-    executor = await ctx.session.start_executor()
-    out = await executor.run(body)
-    if out.logs:
-        ctx.out.stream(out.logs)
-    result_text = out.output if isinstance(out.output, str) and not out.is_final_answer else None
-    bundles = list(out.displays)
-    result_bundle = None
-    if result_text is not None:
-        if bundles and bundles[-1].get("data", {}).get("text/plain") == result_text:
-            result_bundle = bundles.pop()
-        else:
-            result_bundle = {"data": {"text/plain": result_text}, "metadata": {}}
-    for bundle in bundles:
-        ctx.out.display(bundle.get("data", {}), bundle.get("metadata", {}))
-    if out.error:
-        raise CellFailed(*_error_name(out.error), traceback=out.error.splitlines())
-    if result_bundle is not None:
-        ctx.out.result(result_bundle["data"], result_bundle.get("metadata"), ctx.execution_count)
-    elif out.is_final_answer:
-        answer = out.answer_bundle or {"data": {"text/plain": repr(out.output)}, "metadata": {}}
-        ctx.out.result(answer["data"], answer["metadata"], ctx.execution_count)
+    from .forward import run_python_cell
+
+    await run_python_cell(ctx, body)
 
 
-def _error_name(text: str) -> tuple[str, str]:
-    """(ename, evalue) from the last line of a formatted error."""
-    last = text.strip().splitlines()[-1] if text.strip() else "Error"
-    name, sep, value = last.partition(": ")
-    if sep and name.replace(".", "").replace("_", "").isalnum():
-        return name, value
-    return "Error", last
+@directive(
+    "unfinished", "%unfinished error|allow",
+    "a task that ends without a final answer (max_steps) fails its cell (error), or not (allow)", choices=("error", "allow"),
+)
+async def _unfinished(ctx: DirectiveContext, args: list[str], body: str) -> None:
+    kernel = ctx.kernel
+    if args and (len(args) != 1 or args[0] not in ("error", "allow")):
+        raise ConfigurationError("%unfinished takes error or allow")
+    if args:
+        kernel.allow_unfinished = args[0] == "allow"
+    state = "allow" if kernel.allow_unfinished else "error"
+    ctx.out.stream(f"unfinished tasks: {state} ({'the cell ends ok' if state == 'allow' else 'the cell fails with MaxStepsReached'})\n")
 
 
 @directive("export", "%export", "offer the code of the last task as a new cell below")
@@ -403,7 +393,9 @@ async def _save(ctx: DirectiveContext, args: list[str], body: str) -> None:
         revision = await asyncio.to_thread(agent.push_to_hub, target[4:], private=not public, commit_message=options.get("--message"))
         ctx.out.stream(f"pushed to {target} (revision {revision[:12]}); load it with %load {target}\n")
         return
-    folder = await asyncio.to_thread(agent.save, os.path.expanduser(target))
+    from .frontend import resolve_path
+
+    folder = await asyncio.to_thread(agent.save, resolve_path(target))
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.parent.name in (folder.name, "tools"))
     ctx.out.stream(f"saved to {folder}: {', '.join(files)}\n")
 
@@ -424,7 +416,9 @@ async def _load(ctx: DirectiveContext, args: list[str], body: str) -> None:
     elif "--revision" in options:
         raise ConfigurationError("%load: --revision is for hub:ORG/NAME sources")
     else:
-        folder = os.path.expanduser(source)
+        from .frontend import resolve_path
+
+        folder = resolve_path(source)
     spec = folder_spec(folder)
     agent = await ctx.session.adopt(spec, trust_remote_code=trust)
     tools = ", ".join(t.name for t in ctx.session.tools.values()) or "none"

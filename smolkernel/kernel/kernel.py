@@ -22,18 +22,20 @@ import traceback
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode
 
 from ..exceptions import ConfigurationError, RunInterrupted
 from ..executors.kernel import KernelExecutor
 from ..memory import ActionStep
-from . import batch_directive, directives  # noqa: F401 - batch_directive registers %%batch
+from . import batch_directive, directives, frontend  # noqa: F401 - batch_directive registers %%batch
 from .output import CellOutput, run_footer, value_bundle
 from .session import AgentSession
 from .views import LiveRun, show_memory, show_usage
 
 __all__ = ["SmolKernel"]
 
+WORKSPACE_START_WAIT = 30.0
+"""Seconds a completion or inspection on a fresh kernel waits for the workspace to start."""
 SHUTDOWN_TIMEOUT = 10.0
 """Seconds the workspace may take to stop when the kernel shuts down or restarts."""
 
@@ -65,6 +67,14 @@ class SmolKernel(IPythonKernel):
     max_steps = Integer(10, help="Steps the agent may take per task.").tag(config=True)
     memory_size = Integer(5, help="Past tasks kept in memory across cells.").tag(config=True)
     use_widgets = Bool(True, help="Show runs, memory and usage as ipywidgets when installed (else text).").tag(config=True)
+    widgets_when = CaselessStrEnum(
+        ["auto", "always"], "auto",
+        help="'auto': a run is a live widget only when the client renders widgets (it opened the widget "
+             "control comm, as JupyterLab does), else text progress; 'always': a widget whenever installed.",
+    ).tag(config=True)
+    allow_unfinished = Bool(
+        False, help="A task that ends without a final answer (max_steps) ends its cell 'ok' instead of with an error."
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -81,6 +91,27 @@ class SmolKernel(IPythonKernel):
         self._in_agent_run = False
         self._host_code_running = False
         self._interrupted = False
+        self._parameters_note = ""
+        self.frontend = frontend.WidgetFrontend()
+        """Whether the client renders widgets (it opened the widget control comm)."""
+        self.frontend.register(self.comm_manager)
+
+    @property
+    def language_info(self) -> dict[str, Any]:  # type: ignore[override]
+        """Python's, but highlighted by the package's lexer: tasks as plain text, ``%%python`` bodies as Python."""
+        info = dict(super().language_info)
+        info.update(codemirror_mode="smolkernel", pygments_lexer="smolkernel")
+        return info
+
+    def live_widgets(self) -> bool:
+        """True when a run should be shown as a live widget (else as text progress)."""
+        if not self.use_widgets:
+            return False
+        return self.widgets_when == "always" or self.frontend.renders_widgets()
+
+    async def request_input(self, prompt: str, password: bool = False) -> str:
+        """Ask the user for a line on the stdin channel (``%%python``'s ``input()``); ``"\x04"`` when the client cannot."""
+        return await frontend.request_input(self, prompt, password)
 
     # -- interrupts ----------------------------------------------------------
 
@@ -124,11 +155,22 @@ class SmolKernel(IPythonKernel):
     ) -> dict[str, Any]:
         """Run one cell: nothing for an empty one, a directive for ``%``, else a task."""
         shell = self.shell
+        self._allow_stdin = allow_stdin  # %%python's input() asks the client only when it allows stdin
         count = shell.execution_count
         reply: dict[str, Any] = {"status": "ok", "execution_count": count, "user_expressions": {}, "payload": []}
         if not code.strip():
             reply["execution_count"] = max(count - 1, 0)
             return reply
+        word = frontend.console_command(code)
+        if word == "exit":  # as IPython does: the console leaves, a notebook ignores it
+            reply["payload"] = [dict(frontend.ASK_EXIT)]
+            reply["execution_count"] = max(count - 1, 0)
+            return reply
+        if word == "help":
+            code = "%help"
+        elif frontend.is_parameters_cell(code, cell_meta):  # papermill's parameters: Python in the workspace
+            self._parameters_note = frontend.parameters_note(code)
+            code = "%%python\n" + code
         if store_history and not silent:
             try:
                 shell.history_manager.store_inputs(count, code, code)
@@ -207,7 +249,9 @@ class SmolKernel(IPythonKernel):
         uses_workspace = hasattr(agent, "executor")
         if uses_workspace and await self._restart_dead_workspace(ctx):
             task += "\n\n(Note: the workspace kernel had stopped and was restarted: variables from earlier tasks are gone.)"
-        live = LiveRun.start(ctx.out, task, agent.max_steps, use_widgets=self.use_widgets)
+        if self._parameters_note:  # the next task learns the notebook's parameters (memory keeps them after)
+            task, self._parameters_note = f"{task}\n\n{self._parameters_note}", ""
+        live = LiveRun.start(ctx.out, task, agent.max_steps, use_widgets=self.live_widgets())
         try:
             if uses_workspace:
                 await agent.executor.start()
@@ -242,12 +286,33 @@ class SmolKernel(IPythonKernel):
         executor = session.executor if session.executor_started else None
         return executor if isinstance(executor, KernelExecutor) else None
 
+    async def _workspace_for_requests(self) -> KernelExecutor | None:
+        """The sibling for completion and inspection, started now on a fresh kernel (None: not a kernel executor)."""
+        executor = self._workspace()
+        if executor is not None:
+            return executor
+        session = self.agent_session
+        try:
+            if not isinstance(session.executor, KernelExecutor):
+                return None
+            # shielded: a completion that gives up must not leave a half-started workspace
+            await asyncio.wait_for(asyncio.shield(session.start_executor()), WORKSPACE_START_WAIT)
+        except Exception:  # the cell that starts it will show why; completion just has nothing
+            self.log.debug("could not start the workspace for completion", exc_info=True)
+            return None
+        return self._workspace()
+
     def _show_answer(self, ctx: directives.DirectiveContext, result: Any, live: LiveRun) -> None:
-        """The final answer as the cell's result (rich when possible); a failed run as an error."""
+        """The final answer as the cell's result (rich when possible); a failed run as an error.
+
+        A run that ended without a final answer (``max_steps``) shows the
+        model's last attempt and then fails the cell with ``MaxStepsReached``,
+        unless unfinished runs are allowed (``%unfinished allow``).
+        """
         if live.text_only:
             ctx.out.stream(run_footer(result))
         if not result.success and result.output is None:
-            raise directives.CellFailed("RunFailed", result.error or "the run ended without an answer")
+            raise directives.CellFailed(_failure_name(result), result.error or "the run ended without an answer")
         if not result.success:
             ctx.out.stream(f"no final answer ({result.error}); the model's last attempt:\n", "stderr")
         bundle = _answer_bundle(result)
@@ -256,6 +321,9 @@ class SmolKernel(IPythonKernel):
         else:
             data, metadata = value_bundle(self.shell, result.output)
         ctx.out.result(data, metadata, ctx.execution_count)
+        if not result.success and not self.allow_unfinished:
+            hint = "; allow unfinished tasks with %unfinished allow (or --SmolKernel.allow_unfinished=True)"
+            raise directives.CellFailed(_failure_name(result), f"{result.error or 'no final answer'}{hint}")
 
     # -- views ---------------------------------------------------------------
 
@@ -275,7 +343,7 @@ class SmolKernel(IPythonKernel):
         try:
             body, offset = _cell_body(code, "%%python", cursor_pos)
             if body is not None:
-                executor = self._workspace()
+                executor = await self._workspace_for_requests()
                 reply = await executor.complete(body, cursor_pos - offset) if executor is not None else None
                 if reply is not None:
                     reply["cursor_start"] = reply.get("cursor_start", 0) + offset
@@ -296,7 +364,7 @@ class SmolKernel(IPythonKernel):
         try:
             body, offset = _cell_body(code, "%%python", cursor_pos)
             if body is not None:
-                executor = self._workspace()
+                executor = await self._workspace_for_requests()
                 reply = await executor.inspect(body, cursor_pos - offset, detail_level) if executor is not None else None
                 return reply if reply is not None else empty
             if _cell_body(code, "%%tool", cursor_pos)[0] is not None:
@@ -344,6 +412,11 @@ def _answer_bundle(result: Any) -> dict[str, Any] | None:
         return None
     final = [step for step in result.steps if isinstance(step, ActionStep) and step.is_final_answer]
     return final[-1].answer_bundle if final else None
+
+
+def _failure_name(result: Any) -> str:
+    """The ``ename`` of a run that ended without an answer."""
+    return "MaxStepsReached" if "max_steps" in (result.error or "") else "RunFailed"
 
 
 def _cell_body(code: str, marker: str, cursor_pos: int) -> tuple[str | None, int]:

@@ -63,6 +63,14 @@ class CellOutput:
             content["transient"]["display_id"] = display_id
         self._send("update_display_data" if update else "display_data", content)
 
+    def forward(self, msg_type: str, content: dict[str, Any]) -> None:
+        """Publish a message of another kernel (``display_data``, ``clear_output``...) in this cell as it is."""
+        self._send(msg_type, content)
+
+    def clear(self, wait: bool = False) -> None:
+        """Clear the cell's output (with ``wait``: when the next output arrives)."""
+        self._send("clear_output", {"wait": wait})
+
     def result(self, data: dict[str, Any], metadata: dict[str, Any] | None, execution_count: int) -> None:
         """Send the cell's ``execute_result``."""
         self._send("execute_result", {"execution_count": execution_count, "data": data, "metadata": metadata or {}})

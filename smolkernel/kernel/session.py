@@ -216,8 +216,9 @@ class AgentSession:
             if not spec:
                 raise NoModelError(NO_MODEL_MESSAGE)
             from ..models.resolve import resolve_model
+            from .frontend import resolve_model_spec
 
-            self.model = checked(resolve_model(spec))
+            self.model = checked(resolve_model(resolve_model_spec(spec)))
         self._agent = self._build_agent()
         return self._agent
 

@@ -37,8 +37,9 @@ def _kernel_with_model(server: LoopbackLLMServer, *extra_args: str) -> KernelDri
 
 @pytest.fixture(scope="module")
 def kernel(llm: LoopbackLLMServer) -> Iterator[KernelDriver]:
-    """A SmolKernel (widgets on) whose model is the module's loopback server."""
+    """A SmolKernel whose model is the module's loopback server, connected like JupyterLab (it renders widgets)."""
     driver = _kernel_with_model(llm)
+    driver.open_widget_manager()
     yield driver
     driver.shutdown()
 

@@ -97,12 +97,12 @@ class KernelDriver:
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
 
-    def execute(self, code: str, timeout: float = 60, **options: Any) -> CellRun:
+    def execute(self, code: str, timeout: float = 180, **options: Any) -> CellRun:
         """Run one cell; returns its reply and IOPub outputs (raises TimeoutError past ``timeout``)."""
         msg_id = self.client.execute(code, **options)
         return self.collect(msg_id, timeout)
 
-    def collect(self, msg_id: str, timeout: float = 60) -> CellRun:
+    def collect(self, msg_id: str, timeout: float = 180) -> CellRun:
         """Gather the outputs and the reply of the request ``msg_id``."""
         deadline = time.monotonic() + timeout
         outputs: list[tuple[str, dict[str, Any]]] = []
@@ -119,6 +119,14 @@ class KernelDriver:
             reply = self._next(self.client.get_shell_msg, deadline)
             if reply["parent_header"].get("msg_id") == msg_id:
                 return CellRun(reply["content"], outputs)
+
+    def open_widget_manager(self) -> None:
+        """Open the widget control comm, as JupyterLab's widget manager does when it connects."""
+        import uuid
+
+        content = {"comm_id": uuid.uuid4().hex, "target_name": "jupyter.widget.control", "data": {}}
+        msg = self.client.session.msg("comm_open", content, metadata={"version": "1.0.0"})
+        self.client.shell_channel.send(msg)
 
     def request(self, method: str, *args: Any, timeout: float = 30, **kwargs: Any) -> dict[str, Any]:
         """Send a shell request (``complete``, ``inspect``...) and return its reply content."""

@@ -9,7 +9,7 @@ from harness import code_reply, start_kernel
 
 def test_help_lists_every_directive(kernel):
     text = kernel.execute("%help").stdout
-    for name in ("%model", "%agent", "%executor", "%tools", "%%tool", "%memory", "%usage", "%reset", "%%python", "%export", "%help"):
+    for name in ("%model", "%agent", "%executor", "%tools", "%%tool", "%memory", "%usage", "%reset", "%%python", "%export", "%unfinished", "%help"):
         assert name in text
 
 
@@ -133,7 +133,7 @@ def test_executor_switch_to_local(kernel, llm):
         assert kernel.execute("add").result["data"]["text/plain"] == "4"
         assert kernel.execute("%executor warp").status == "error"
     finally:
-        kernel.execute("%executor kernel")
+        kernel.execute("%executor kernel --timeout 60")
 
 
 def test_directives_complete_in_task_cells(kernel):

@@ -112,9 +112,23 @@ def test_toolcalling_agent_keeps_the_memory(kernel, llm):
         kernel.execute("%agent code")
 
 
-def test_run_without_final_answer_shows_the_last_attempt(kernel, llm):
+def test_run_without_final_answer_fails_the_cell_after_the_last_attempt(kernel, llm):
     llm.add_replies(*[code_reply("print('thinking')")] * 10, "my best guess")
     run = kernel.execute("Never finish")
-    assert run.status == "ok"
+    assert run.status == "error" and run.reply["ename"] == "MaxStepsReached"
+    assert "max_steps=10" in run.reply["evalue"] and "%unfinished allow" in run.reply["evalue"]
     assert "no final answer" in run.stderr
     assert run.result["data"]["text/plain"] == "my best guess"
+    assert run.error["ename"] == "MaxStepsReached"
+
+
+def test_unfinished_allow_lets_the_cell_end_ok(kernel, llm):
+    assert "allow" in kernel.execute("%unfinished allow").stdout
+    try:
+        llm.add_replies(*[code_reply("print('thinking')")] * 10, "my best guess")
+        run = kernel.execute("Never finish")
+        assert run.status == "ok" and run.error is None
+        assert run.result["data"]["text/plain"] == "my best guess"
+    finally:
+        assert "error" in kernel.execute("%unfinished error").stdout
+    assert kernel.execute("%unfinished maybe").status == "error"
