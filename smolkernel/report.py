@@ -165,6 +165,9 @@ def _report_progress(client: Any, nb: Any, say: Callable[[str], None]) -> int:
 
 def _kernel_env(model: str | None, record: str | Path | None) -> dict[str, str]:
     env = dict(os.environ)
+    # nbclient renders no widgets, but it stores their state and the HTML keeps each
+    # view's static snapshot: a SmolKernel shows runs as widgets here, not as text.
+    env.setdefault("SMOLKERNEL_WIDGETS", "always")
     if model:
         env["SMOLKERNEL_MODEL"] = model
     if record:

@@ -17,12 +17,13 @@ cell: the kernel never dies from a cell.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import traceback
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
-from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Integer, Unicode, default
 
 from ..exceptions import ConfigurationError, RunInterrupted
 from ..executors.kernel import KernelExecutor
@@ -70,8 +71,14 @@ class SmolKernel(IPythonKernel):
     widgets_when = CaselessStrEnum(
         ["auto", "always"], "auto",
         help="'auto': a run is a live widget only when the client renders widgets (it opened the widget "
-             "control comm, as JupyterLab does), else text progress; 'always': a widget whenever installed.",
+             "control comm, as JupyterLab does), else text progress; 'always': a widget whenever installed "
+             "(default from $SMOLKERNEL_WIDGETS; `smolkernel report` sets it so reports keep the views' snapshots).",
     ).tag(config=True)
+
+    @default("widgets_when")
+    def _widgets_when_default(self) -> str:
+        value = os.environ.get("SMOLKERNEL_WIDGETS", "auto").strip().lower()
+        return value if value in ("auto", "always") else "auto"
     allow_unfinished = Bool(
         False, help="A task that ends without a final answer (max_steps) ends its cell 'ok' instead of with an error."
     ).tag(config=True)

@@ -67,6 +67,8 @@ def test_every_notebook_is_covered():
 def test_quickstart(tmp_path, jupyter_path):
     cells = execute("quickstart.ipynb", tmp_path)
     assert result_of(cells[2]) == "[2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47]"
+    # the report keeps the run view's static snapshot (nbclient renders no widgets itself)
+    assert any("smolkernel-run-view" in o.get("data", {}).get("text/html", "") for o in cells[2].outputs)
     table = [o for o in cells[5].outputs if o.output_type == "execute_result"][0]
     assert "<table" in table.data["text/html"] and "87.8" in table.data["text/plain"]
     assert result_of(cells[7]) == "The 15 primes sum to 328; those above 30 are [31, 37, 41, 43, 47]."
