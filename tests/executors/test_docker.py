@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from executor_tools import add
 import pytest_asyncio
 from remote_standins import run_managed_agent
 
@@ -23,20 +24,8 @@ from smolkernel.executors import resolve_executor
 from smolkernel.executors._container import docker_client, sweep_orphans
 from smolkernel.executors.docker import DockerExecutor
 from smolkernel.executors.docker_image import DEFAULT_RECIPE, ImageRecipe
-from smolkernel.tools import tool
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: the first
-        b: the second
-    """
-    return a + b
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -16,27 +16,16 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from executor_tools import add
 import pytest_asyncio
 from remote_standins import ExecuteAPI, run_managed_agent, start_server, stop
 
 from smolkernel.exceptions import ConfigurationError
 from smolkernel.executors import resolve_executor
 from smolkernel.executors.e2b import E2BExecutor
-from smolkernel.tools import tool
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 TOKEN = "e2b-standin-token"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: the first
-        b: the second
-    """
-    return a + b
 
 
 @pytest.fixture(scope="module")

@@ -14,27 +14,16 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from executor_tools import add
 import pytest_asyncio
 from remote_standins import run_managed_agent, start_server, stop
 
 from smolkernel.exceptions import ConfigurationError, ExecutorError
 from smolkernel.executors import resolve_executor
 from smolkernel.executors.jupyter_server import JupyterServerExecutor
-from smolkernel.tools import tool
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 TOKEN = "test-token-123"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: the first
-        b: the second
-    """
-    return a + b
 
 
 def kernels_on(url: str) -> list[dict]:

@@ -10,21 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from executor_tools import add
 
 from smolkernel.executors import CodeOutput, resolve_executor
 from smolkernel.executors.local import LocalExecutor
 from smolkernel.tools import Tool, tool
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: the first
-        b: the second
-    """
-    return a + b
 
 
 @tool

@@ -15,24 +15,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from executor_tools import add
 import pytest_asyncio
 from remote_standins import LocalSandbox, free_port, run_managed_agent
 
 from smolkernel.executors.modal import ModalExecutor
-from smolkernel.tools import tool
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: the first
-        b: the second
-    """
-    return a + b
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from executor_tools import add
 import pytest_asyncio
 from remote_standins import run_managed_agent
 from needs import missing
@@ -18,17 +19,6 @@ from smolkernel.executors.wasm import WasmExecutor, find_runtime
 from smolkernel.tools import tool
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers.
-
-    Args:
-        a: the first
-        b: the second
-    """
-    return a + b
 
 
 class Opaque:
