@@ -117,7 +117,7 @@ class SiblingCgroup:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            if not remaining and all(_rmdir(p) for p in dict.fromkeys(self.paths.values())):
+            if not remaining and all(remove_empty_dir(p) for p in dict.fromkeys(self.paths.values())):
                 return
             if time.monotonic() > deadline:
                 return
@@ -170,7 +170,7 @@ def _make_group(hierarchy: str, name: str, files: dict[str, int | str], required
         written = {file: _write(os.path.join(path, file), value) for file, value in files.items()}
         if all(written.get(file, True) for file in required or tuple(files)):
             return path
-        _rmdir(path)
+        remove_empty_dir(path)
     return None
 
 
@@ -195,7 +195,8 @@ def _sweep_orphans(parent: str) -> None:
             SiblingCgroup({"orphan": os.path.join(parent, name)}).kill_and_remove(timeout=0.2)
 
 
-def _rmdir(path: str) -> bool:
+def remove_empty_dir(path: str) -> bool:
+    """Remove an empty folder; True when it is gone (already gone counts), never raises for OS errors."""
     try:
         os.rmdir(path)
         return True

@@ -40,6 +40,7 @@ from jupyter_client.kernelspec import KernelSpec
 
 from ..exceptions import ExecutorError
 from ._bounds import bounded_context
+from ._cgroup import remove_empty_dir
 from .limits import PidsCgroup
 
 __all__ = ["KernelProcess", "LaunchPlan", "descendants", "describe_exit", "remove_tree", "still_busy"]
@@ -369,13 +370,7 @@ def remove_tree(path: Path | str, *, deadline: float | None = None) -> bool:
         pass
     finally:
         os.close(root)
-    try:
-        os.rmdir(path)
-        return True
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
+    return remove_empty_dir(path)
 
 
 def _empty_flat(root: int, deadline: float) -> None:
