@@ -31,7 +31,8 @@
     │   └── RunInterrupted         interrupt() or KeyboardInterrupt
     └── ServeError                 the HTTP service (``smolkernel serve``)
         ├── StoreUnavailable       the run store (Redis) cannot be reached
-        └── QueueFull              every worker is busy and the queue is full
+        ├── QueueFull              every worker is busy and the queue is full
+        └── RunLost                the Dask worker or scheduler running a run went away
 
 Exceptions never log in their constructor; they only carry a message.
 """
@@ -65,6 +66,7 @@ __all__ = [
     "ServeError",
     "StoreUnavailable",
     "QueueFull",
+    "RunLost",
 ]
 
 
@@ -238,3 +240,7 @@ class QueueFull(ServeError):
     def __init__(self, message: str, retry_after: int = 1):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RunLost(ServeError):
+    """The Dask worker running a served run died, or the scheduler lost the run; the message says which."""

@@ -28,14 +28,14 @@ from .limiter import ModelLimiter
 from .progress import Progress
 from .results import TaskResult
 
-__all__ = ["run_on_dask", "run_task_on_worker", "chunk_size"]
+__all__ = ["run_on_dask", "run_task_on_worker", "chunk_size", "worker_runner"]
 
 _RUNNERS: dict[tuple[int, str], Any] = {}
 _LIMITERS: dict[tuple[int, str], ModelLimiter] = {}
 
 
-def _runner_for(spec: dict[str, Any], settings: dict[str, Any]) -> Any:
-    """The TaskRunner of this worker's loop for ``spec`` and ``settings`` (made once)."""
+def worker_runner(spec: dict[str, Any], settings: dict[str, Any]) -> Any:
+    """(TaskRunner, ModelLimiter) of this worker's loop for ``spec`` and ``settings`` (made once; the server's Dask runs use it too)."""
     from ..spec import AgentSpec
     from .runner import TaskRunner
 
@@ -59,7 +59,7 @@ async def run_task_on_worker(spec: dict[str, Any], pairs: list[tuple[int, Any]],
     Returns:
         Their TaskResults as JSON-safe dicts.
     """
-    runner, limiter = _runner_for(spec, settings)
+    runner, limiter = worker_runner(spec, settings)
     token = CALL_GATE.set(limiter)
     try:
         results = await asyncio.gather(*(runner.run(index, item) for index, item in pairs))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ..exceptions import ConfigurationError
@@ -162,15 +162,34 @@ class TaskRunner:
             agent = self._build()
         except Exception as exc:
             return {"error": f"the agent could not be built: {type(exc).__name__}: {exc}"}
+        try:
+            async with self.lend(agent) as ready:
+                return await self._run_agent(ready, task)
+        except Exception as exc:  # the pool could not lend a kernel
+            return {"error": f"no executor: {type(exc).__name__}: {exc}"}
+
+    def new_agent(self) -> Any:
+        """A fresh agent from the factory (sharing this runner's HTTP models).
+
+        Raises:
+            Exception: whatever the factory raises (a wrong spec, a missing key).
+        """
+        return self._build()
+
+    @contextlib.asynccontextmanager
+    async def lend(self, agent: Any) -> AsyncIterator[Any]:
+        """``agent`` ready to run: with a warm pooled kernel when its executor is one, closed (or its kernel returned) after.
+
+        Raises:
+            Exception: the pool could not lend a kernel.
+        """
         pool = self._pool_for(agent)
         lease = pool.acquire() if pool is not None else contextlib.nullcontext()
         try:
             async with lease as executor:
                 if executor is not None:
                     agent.executor, agent._started, agent._tools_sent = executor, False, False
-                return await self._run_agent(agent, task)
-        except Exception as exc:  # the pool could not lend a kernel
-            return {"error": f"no executor: {type(exc).__name__}: {exc}"}
+                yield agent
         finally:
             if pool is None:
                 await _close_agent(agent)

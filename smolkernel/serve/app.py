@@ -43,7 +43,12 @@ def create_app(settings: ServeSettings, *, store: Store | None = None, metrics: 
         store: overrides the store chosen from ``settings``.
         metrics: overrides the app's own Metrics (and registry).
     """
-    service = RunService(settings, store or make_store(settings), metrics or Metrics())
+    service_class: type[RunService] = RunService
+    if settings.dask_address:
+        from .dask_runs import DaskRunService
+
+        service_class = DaskRunService
+    service = service_class(settings, store or make_store(settings), metrics or Metrics())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -27,10 +27,8 @@ def load_agent_factory(ref: str) -> tuple[Callable[[], Any], str, str]:
         ConfigurationError: the file is missing or invalid (``AgentSpecError`` names
             the field and line), or the function cannot be imported.
     """
-    path = Path(ref).expanduser()
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
-        if not path.exists():
-            raise ConfigurationError(f"agent spec file {ref!r} does not exist")
+    path = _spec_path(ref)
+    if path is not None:
         from ..spec import AgentSpec
 
         spec = AgentSpec.from_file(path)
@@ -48,6 +46,44 @@ def load_agent_factory(ref: str) -> tuple[Callable[[], Any], str, str]:
     return factory, hashlib.sha256(ref.encode()).hexdigest(), attribute
 
 
+def _spec_path(ref: str) -> Path | None:
+    """The spec file (or folder) ``--agent`` names, or None for ``package.module:function``."""
+    path = Path(ref).expanduser()
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        if not path.exists():
+            raise ConfigurationError(f"agent spec file {ref!r} does not exist")
+        return path
+    return None
+
+
+def _dask_spec(ref: str, address: str) -> dict[str, Any]:
+    """The spec to ship to the workers of ``--dask``, after checking that the scheduler answers.
+
+    Raises:
+        ConfigurationError: ``ref`` is a function (it cannot be shipped), the
+            spec is invalid, ``distributed`` is missing or the scheduler does not answer.
+    """
+    import asyncio
+
+    path = _spec_path(ref)
+    if path is None:
+        raise ConfigurationError(
+            f"--dask needs an agent spec file (agent.yaml): the function {ref!r} cannot be sent to Dask workers; "
+            "write the agent as a spec (AgentSpec / `smolkernel spec`) or serve it without --dask"
+        )
+    from ..spec import AgentSpec
+    from .dask_runs import connect_scheduler
+
+    spec = AgentSpec.from_file(path).to_dict(self_contained=True)
+
+    async def probe() -> None:
+        client = await connect_scheduler(address)
+        await client.close()
+
+    asyncio.run(probe())
+    return spec
+
+
 def add_serve_command(subparsers: Any) -> None:
     """Register ``smolkernel serve``."""
     parser = subparsers.add_parser("serve", help="serve an agent over HTTP", description="Serve an agent as an HTTP API (OpenAPI at /docs).")
@@ -63,16 +99,16 @@ def add_serve_command(subparsers: Any) -> None:
     parser.add_argument("--rerun-interrupted", action="store_true", help="after a crash, run again the runs that were running")
     parser.add_argument("--heartbeat", type=float, default=2.0, metavar="SECONDS",
                         help="with --redis: how often this replica says it is alive; after 5 missed beats others take over its runs")
-    parser.add_argument("--dask", metavar="ADDRESS", help="run on Dask workers (not available yet)")
+    parser.add_argument("--dask", metavar="ADDRESS", help="run on the workers of the Dask scheduler at ADDRESS (tcp://host:8786); needs a spec file as --agent")
     parser.add_argument("--log-level", default="info")
     parser.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.dask:
-        print("smolkernel serve: --dask is not available in this version; runs execute in this process's pool", file=sys.stderr)
-        return 2
+    spec = None
     try:
+        if args.dask:
+            spec = _dask_spec(args.agent, args.dask)
         factory, fingerprint, name = load_agent_factory(args.agent)
         factory().close()  # fail now, with the reason, rather than on every run
     except ConfigurationError as exc:
@@ -97,6 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
         agent_factory=factory, agent_fingerprint=fingerprint, agent_name=name, redis_url=args.redis,
         concurrency=args.concurrency, queue_size=args.queue_size, cache_ttl=args.cache_ttl,
         run_timeout=args.run_timeout, rerun_interrupted=args.rerun_interrupted, heartbeat_seconds=args.heartbeat,
+        dask_address=args.dask, agent_spec=spec,
     )
     if args.data_dir:
         settings.data_dir = Path(args.data_dir)

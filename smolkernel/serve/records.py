@@ -20,7 +20,7 @@ __all__ = ["new_run", "run_view", "step_record", "event_record", "cache_key", "j
 
 VIEW_FIELDS = (
     "run_id", "status", "task", "session_id", "output", "success", "error", "steps", "token_usage", "cost",
-    "duration", "created", "started", "finished", "cached", "cached_from", "attempts",
+    "duration", "created", "started", "finished", "cached", "cached_from", "attempts", "worker",
 )
 """The fields of a run that the API shows; the rest (owner, instance, ...) stays inside."""
 
@@ -59,6 +59,7 @@ def new_run(task: str, *, owner: str | None, session_id: str | None, variables: 
         "cache_ttl": cache_ttl,
         "attempts": 0,
         "instance": None,
+        "worker": None,
     }
 
 
@@ -71,8 +72,10 @@ def _usage(usage: TokenUsage) -> dict[str, Any]:
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "cost": usage.cost}
 
 
-def step_record(step: Step) -> dict[str, Any]:
-    """A JSON summary of one step."""
+def step_record(step: Step | dict[str, Any]) -> dict[str, Any]:
+    """A JSON summary of one step (a dict is one already: made on a Dask worker)."""
+    if isinstance(step, dict):
+        return step
     if isinstance(step, PlanningStep):
         return {"type": "planning", "step_number": step.step_number, "plan": step.plan, "token_usage": _usage(step.token_usage), "duration": step.duration}
     assert isinstance(step, ActionStep)
@@ -91,12 +94,15 @@ def step_record(step: Step) -> dict[str, Any]:
     }
 
 
-def event_record(event: ev.AgentEvent) -> tuple[str, dict[str, Any]] | None:
+def event_record(event: ev.AgentEvent | tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
     """(type, data) of an agent event for the run's stream; None for events not streamed.
 
+    A (type, data) tuple is a record already (made on a Dask worker).
     ``RunFinished`` is not streamed from here: the runner writes the
     ``run_finished`` event itself, with the stored run, once it is saved.
     """
+    if isinstance(event, tuple):
+        return event
     base = {"agent_name": event.agent_name, "depth": event.depth}
     if isinstance(event, ev.RunStarted):
         return "run_started", {**base, "task": event.task, "model_id": event.model_id, "max_steps": event.max_steps}

@@ -60,3 +60,7 @@ class ServeSettings:
     """After a crash, run again the runs that were running (True) or fail them with the reason (False)."""
     redis_prefix: str = "smolkernel:"
     """Prefix of every Redis key."""
+    dask_address: str | None = None
+    """A Dask scheduler's address: runs execute on its workers instead of in this process."""
+    agent_spec: dict[str, Any] | None = None
+    """The agent's spec as self-contained data (``AgentSpec.to_dict(self_contained=True)``); needed with ``dask_address``."""

@@ -28,3 +28,12 @@ def embedded_server(tmp_path_factory):
 def client(embedded_server):
     with embedded_server.client() as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A real Dask LocalCluster with two worker processes (under nannies, which restart a killed worker), shared by the session."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=4, processes=True, dashboard_address=None, silence_logs=50) as cluster:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            yield cluster, client

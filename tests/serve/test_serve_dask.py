@@ -1,0 +1,161 @@
+"""``smolkernel serve --dask``: runs execute on the workers of a real LocalCluster (worker processes).
+
+The server is a real process started with ``--dask ADDRESS``; requests are
+real HTTP. The agent is a spec file (a code agent on the loopback LLM server,
+with a ``whoami`` tool that reports the process it runs in), so the outputs
+show that the runs happened in the workers, not in the server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from serve_process import ServeProcess, free_port, read_sse, wait_status
+
+from smolkernel.testing import LoopbackLLMServer
+
+pytestmark = pytest.mark.slow
+
+TOOLS = '''\
+import os
+import socket
+import time
+
+from smolkernel.tools import tool
+
+
+@tool
+def whoami(seconds: float) -> dict:
+    """Wait a while (in short naps, so a stop request ends it), then say which process ran this.
+
+    Args:
+        seconds: how long to wait first
+    """
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.05)
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+'''
+
+SPEC = """\
+kind: code
+name: on_dask
+model: openai-server:loopback
+model_options: {{api_base: "{api_base}"}}
+tools: [{{file: tools.py}}]
+max_steps: 3
+"""
+
+
+def reply(body: dict) -> str:
+    """``wait N`` waits N seconds in the tool; the answer says how many earlier tasks the agent remembered."""
+    task = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user" and m["content"].startswith("New task:"))
+    text = task.split("\n", 1)[1]
+    remembered = sum(1 for m in body["messages"] if m["role"] == "user" and m["content"].startswith("Earlier task:"))
+    seconds = float(text.split()[1]) if text.startswith("wait ") else 0
+    return f"```python\nfinal_answer({{**whoami({seconds}), 'remembered': {remembered}}})\n```"
+
+
+def running_keys(dask_worker=None) -> list[str]:
+    """Run on each worker: the served runs its agents are running now."""
+    from smolkernel.serve import dask_worker as module
+
+    return list(module._RUNNING)
+
+
+@pytest.fixture(scope="module")
+def dask_server(dask_cluster, tmp_path_factory):
+    cluster, client = dask_cluster
+    folder = tmp_path_factory.mktemp("dask-agent")
+    with LoopbackLLMServer(reply) as llm:
+        (folder / "tools.py").write_text(TOOLS)
+        (folder / "agent.yaml").write_text(SPEC.format(api_base=llm.api_base))
+        server = ServeProcess(folder, agent=str(folder / "agent.yaml"),
+                              args=("--dask", cluster.scheduler_address, "--concurrency", "2", "--queue-size", "1")).start()
+        try:
+            yield server, client
+        finally:
+            server.stop()
+
+
+def test_runs_execute_on_the_workers_and_stream_their_steps(dask_server):
+    server, client = dask_server
+    worker_pids = set(client.run(os.getpid).values())
+    with server.client() as http:
+        run = http.post("/v1/runs", json={"task": "who are you", "session_id": "s1", "wait": True}).json()
+        assert run["status"] == "succeeded", run
+        assert run["output"]["pid"] in worker_pids and run["output"]["pid"] != server.proc.pid
+        assert run["worker"]["pid"] == run["output"]["pid"] and run["worker"]["address"] in client.run(os.getpid)
+        assert run["steps"][0]["type"] == "action" and "whoami" in run["steps"][0]["code"]
+        assert run["token_usage"]["input_tokens"] > 0
+        events = read_sse(http, f"/v1/runs/{run['run_id']}/events")
+        kinds = [e["event"] for e in events]
+        assert kinds[0] == "run_started" and "step_finished" in kinds and kinds[-1] == "run_finished"
+        assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+        again = http.post("/v1/runs", json={"task": "and now", "session_id": "s1", "wait": True}).json()
+        assert again["status"] == "succeeded" and again["output"]["remembered"] == 1  # the session's memory went to the worker
+        assert http.get("/v1/sessions/s1").json()["memory"]["runs"] == 2
+        assert "smolkernel_runs_total{status=\"succeeded\"}" in http.get("/metrics").text
+
+
+def test_queue_bound_and_cancel_stop_the_run_on_its_worker(dask_server):
+    server, client = dask_server
+    with server.client() as http:
+        first = http.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
+        second = http.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
+        wait_status(http, first, ("running",))
+        wait_status(http, second, ("running",))
+        queued = http.post("/v1/runs", json={"task": "wait 0"}).json()["run_id"]
+        refused = http.post("/v1/runs", json={"task": "one too many"})
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        deadline = time.monotonic() + 30
+        while sum(len(keys) for keys in client.run(running_keys).values()) < 2:  # both agents started on workers
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        began = time.monotonic()
+        assert http.post(f"/v1/runs/{first}/cancel").status_code == 200
+        cancelled = wait_status(http, first, ("cancelled", "failed", "succeeded"), timeout=15)
+        assert cancelled["status"] == "cancelled" and time.monotonic() - began < 10
+        done = wait_status(http, queued, ("succeeded", "failed"), timeout=30)  # the freed slot took the queued run
+        assert done["status"] == "succeeded"
+        http.post(f"/v1/runs/{second}/cancel")
+        assert wait_status(http, second, ("cancelled", "failed", "succeeded"), timeout=15)["status"] == "cancelled"
+        deadline = time.monotonic() + 15
+        while any(client.run(running_keys).values()):  # the agents stopped on the workers, not just their futures
+            assert time.monotonic() < deadline, client.run(running_keys)
+            time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_run_fails_the_run_with_the_reason(dask_server):
+    server, client = dask_server
+    with server.client() as http:
+        run_id = http.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
+        deadline = time.monotonic() + 30
+        while not (busy := [address for address, keys in client.run(running_keys).items() if keys]):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        victim = client.run(os.getpid, workers=busy)[busy[0]]
+        os.kill(victim, signal.SIGKILL)
+        lost = wait_status(http, run_id, ("failed", "succeeded", "cancelled"), timeout=30)
+        assert lost["status"] == "failed"
+        assert busy[0] in lost["error"] and "died" in lost["error"] and "not run again" in lost["error"]
+        assert read_sse(http, f"/v1/runs/{run_id}/events")[-1]["event"] == "run_finished"
+        client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+        after = http.post("/v1/runs", json={"task": "still there", "wait": True}).json()
+        assert after["status"] == "succeeded"
+
+
+def test_dask_needs_a_spec_and_a_reachable_scheduler(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ServeProcess(tmp_path).env["PYTHONPATH"])]))
+    factory = subprocess.run([sys.executable, "-m", "smolkernel.cli", "serve", "--agent", "serve_agents:echo_agent", "--dask", "tcp://127.0.0.1:1"],
+                             capture_output=True, text=True, env=env, timeout=60)
+    assert factory.returncode == 2 and "--dask needs an agent spec file" in factory.stderr
+    (tmp_path / "agent.yaml").write_text("kind: toolcalling\nmodel: scripted\nmodel_options: {responses: [hi]}\n")
+    nobody = subprocess.run([sys.executable, "-m", "smolkernel.cli", "serve", "--agent", str(tmp_path / "agent.yaml"),
+                             "--dask", f"tcp://127.0.0.1:{free_port()}"], capture_output=True, text=True, env=env, timeout=60)
+    assert nobody.returncode == 2 and "cannot reach the Dask scheduler" in nobody.stderr
