@@ -72,19 +72,22 @@ class _Flight:
     events: list[Any] = field(default_factory=list)
 
 
-async def connect_scheduler(address: str, timeout: float = 10.0) -> Any:
+async def connect_scheduler(address: str) -> Any:
     """An asynchronous ``distributed.Client`` connected to ``address``.
+
+    It waits for the scheduler as long as Dask's ``distributed.comm.timeouts.connect``
+    says (30 s unless configured, e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``).
 
     Raises:
         MissingExtraError: ``distributed`` is not installed.
-        ConfigurationError: the scheduler cannot be reached within ``timeout`` seconds.
+        ConfigurationError: the scheduler cannot be reached in that time.
     """
     try:
         from distributed import Client
     except ImportError:
         raise MissingExtraError("distributed", "dask", "smolkernel serve --dask") from None
     try:
-        return await Client(address, asynchronous=True, set_as_default=False, timeout=timeout)
+        return await Client(address, asynchronous=True, set_as_default=False)
     except Exception as exc:  # a wrong address (ValueError), nobody listening (OSError), a timeout
         raise ConfigurationError(f"cannot reach the Dask scheduler at {address!r}: {type(exc).__name__}: {exc}") from None
 
@@ -122,6 +125,8 @@ class DaskRuns:
         """Disconnect (runs in flight were stopped by the service before)."""
         if self.client is not None:
             with contextlib.suppress(Exception):
+                for topic in (self.topic, "all"):  # else the scheduler tries to tell a closed client that it left
+                    self.client.unsubscribe_topic(topic)
                 await self.client.close()
             self.client = None
 

@@ -151,7 +151,7 @@ def test_a_worker_killed_mid_run_fails_the_run_with_the_reason(dask_server):
 
 
 def test_dask_needs_a_spec_and_a_reachable_scheduler(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ServeProcess(tmp_path).env["PYTHONPATH"])]))
+    env = dict(ServeProcess(tmp_path).env, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="1s")
     factory = subprocess.run([sys.executable, "-m", "smolkernel.cli", "serve", "--agent", "serve_agents:echo_agent", "--dask", "tcp://127.0.0.1:1"],
                              capture_output=True, text=True, env=env, timeout=60)
     assert factory.returncode == 2 and "--dask needs an agent spec file" in factory.stderr
