@@ -39,9 +39,18 @@ def test_compose_file_passes_docker_compose_validation():
     checked = subprocess.run([command, "-f", str(DEPLOY / "compose.yaml"), "config"], capture_output=True, text=True, env=env, timeout=60)
     assert checked.returncode == 0, checked.stderr
     config = yaml.safe_load(checked.stdout)
-    assert set(config["services"]) == {"redis", "api", "balancer"}
-    api = config["services"]["api"]
+    services = config["services"]
+    assert set(services) == {"redis", "api", "balancer", "scheduler", "worker"}
+    api = services["api"]
     assert "--redis" in api["command"] and api["environment"]["SMOLKERNEL_API_KEYS"] == "k1,k2"
+    assert api["command"][api["command"].index("--dask") + 1] == "tcp://scheduler:8786"
+    # the scheduler and workers run the server's own image (it has dask[distributed]), with dask's own commands
+    assert services["scheduler"]["image"] == services["worker"]["image"] == api["image"]
+    assert services["scheduler"]["entrypoint"][-2:] == ["dask", "scheduler"] and "8786" in services["scheduler"]["command"]
+    assert services["worker"]["entrypoint"][-2:] == ["dask", "worker"] and services["worker"]["command"][0] == "tcp://scheduler:8786"
+    assert '"smolkernel[serve,openai,dask]"' in (DEPLOY / "Dockerfile").read_text()
+    pinned = {line.split("==")[0] for line in (DEPLOY / "requirements.txt").read_text().splitlines() if "==" in line}
+    assert {"dask", "distributed", "fastapi", "redis"} <= pinned
     missing_keys = subprocess.run([command, "-f", str(DEPLOY / "compose.yaml"), "config", "-q"], capture_output=True, text=True,
                                   env={k: v for k, v in os.environ.items() if k != "SMOLKERNEL_API_KEYS"}, timeout=60)
     assert missing_keys.returncode != 0 and "SMOLKERNEL_API_KEYS" in missing_keys.stderr
@@ -92,5 +101,7 @@ def test_server_image_builds_offline_and_serves_an_agent(tmp_path):
         assert run["status"] == "succeeded" and run["output"] == "served from the image"
         user = subprocess.run(["docker", "exec", container, "id", "-u"], capture_output=True, text=True, timeout=30).stdout.strip()
         assert user == "1000"  # the server does not run as root
+        dask = subprocess.run(["docker", "run", "--rm", "--entrypoint", "dask", tag, "worker", "--help"], capture_output=True, text=True, timeout=60)
+        assert dask.returncode == 0 and "SCHEDULER" in dask.stdout  # compose.yaml's scheduler and workers run this image
     finally:
         subprocess.run(["docker", "stop", "-t", "5", container], capture_output=True, timeout=60)
