@@ -145,10 +145,11 @@ class DaskRuns:
         flight = _Flight(on_event, loop.create_future())
         self._flights[key] = flight
         once = not self.rerun_interrupted
-        job = {**job, "key": key, "topic": self.topic, "once": once}
+        dask_key = f"smolkernel-serve-{key}"
+        job = {**job, "key": key, "dask_key": dask_key, "topic": self.topic, "once": once}
         finished = False
         try:
-            flight.future = self.client.submit(run_on_worker, self.spec, job, key=f"smolkernel-serve-{key}", pure=False)
+            flight.future = self.client.submit(run_on_worker, self.spec, job, key=dask_key, pure=False)
             reply = loop.create_task(_result(flight.future))
             try:
                 await asyncio.wait({reply, flight.lost}, return_when=asyncio.FIRST_COMPLETED)

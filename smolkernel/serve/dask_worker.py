@@ -10,15 +10,18 @@ batch backend's per-loop :class:`~smolkernel.batch.runner.TaskRunner`
 (``Worker.log_event``) on the server's topic, through the scheduler.
 
 Dask does not stop a running coroutine task when its future is cancelled, so
-the server sends :func:`stop_on_worker` with ``Client.run``. A run that must
-not start twice (the server's default: a run that was running when its
-worker died is failed, not run again) first marks itself started in a
-scheduler-side Dask ``Event``; when the scheduler reruns it after its worker
-died, the rerun sees the mark and returns ``lost`` without touching the agent.
+the server sends :func:`stop_on_worker` with ``Client.run``, and a run whose
+task Dask released (its server died) stops itself within half a second. A
+run that must not start twice (the server's default: a run that was running
+when its worker died is failed, not run again) first marks itself started in
+a scheduler-side Dask ``Event``; when the scheduler reruns it after its
+worker died, the rerun sees the mark and returns ``lost`` without touching
+the agent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -54,9 +57,9 @@ async def run_on_worker(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, 
 
     Args:
         spec: the agent's self-contained spec.
-        job: ``key``, ``task``, ``variables``, ``memory`` (remembered
-            interactions), ``topic`` (where events go) and ``once`` (do not
-            start again after a worker died).
+        job: ``key``, ``dask_key`` (the Dask task's), ``task``,
+            ``variables``, ``memory`` (remembered interactions), ``topic``
+            (where events go) and ``once`` (do not start again after a worker died).
 
     Returns:
         A plain dict: ``kind`` is ``done`` (with the run's fields), ``failed``
@@ -103,6 +106,7 @@ async def _run(runner: Any, job: dict[str, Any], send: Callable[[str, Any], None
             if key in _STOPPED:
                 return {"kind": "stopped"}
             _RUNNING[key] = ready
+            watch = asyncio.get_running_loop().create_task(_stop_when_released(job["dask_key"], ready))
             try:
                 result = await ready.arun(job["task"], variables=job.get("variables") or None, on_event=on_event, stream_model=False)
             except RunInterrupted:
@@ -110,6 +114,7 @@ async def _run(runner: Any, job: dict[str, Any], send: Callable[[str, Any], None
             except Exception as exc:
                 return {"kind": "failed", "error": f"{type(exc).__name__}: {exc}"}
             finally:
+                watch.cancel()
                 _RUNNING.pop(key, None)
             interactions = ready.memory.interactions
             usage = result.token_usage
@@ -121,6 +126,23 @@ async def _run(runner: Any, job: dict[str, Any], send: Callable[[str, Any], None
             }
     except Exception as exc:  # the kernel pool could not lend an executor
         return {"kind": "failed", "error": f"no executor: {type(exc).__name__}: {exc}"}
+
+
+async def _stop_when_released(dask_key: str, agent: Any, every: float = 0.5) -> None:
+    """Interrupt ``agent`` once Dask no longer wants its task's result (the server that asked for it is gone).
+
+    Dask marks the task cancelled on this worker but lets its coroutine run on.
+    """
+    from distributed import get_worker
+
+    tasks = get_worker().state.tasks
+    while True:
+        await asyncio.sleep(every)
+        state = tasks.get(dask_key)
+        if state is None or state.state == "cancelled":
+            log.info("run %s: its Dask task was released (its server is gone); stopping it", dask_key)
+            agent.interrupt()
+            return
 
 
 def _sender(worker: Any, topic: str, key: str) -> Callable[[str, Any], None]:

@@ -125,10 +125,7 @@ def test_queue_bound_and_cancel_stop_the_run_on_its_worker(dask_server):
         assert done["status"] == "succeeded"
         http.post(f"/v1/runs/{second}/cancel")
         assert wait_status(http, second, ("cancelled", "failed", "succeeded"), timeout=15)["status"] == "cancelled"
-        deadline = time.monotonic() + 15
-        while any(client.run(running_keys).values()):  # the agents stopped on the workers, not just their futures
-            assert time.monotonic() < deadline, client.run(running_keys)
-            time.sleep(0.1)
+        wait_idle_workers(client)  # the agents stopped on the workers, not just their futures
 
 
 def test_a_worker_killed_mid_run_fails_the_run_with_the_reason(dask_server):
@@ -148,6 +145,32 @@ def test_a_worker_killed_mid_run_fails_the_run_with_the_reason(dask_server):
         client.wait_for_workers(2, timeout=60)  # the nanny restarted it
         after = http.post("/v1/runs", json={"task": "still there", "wait": True}).json()
         assert after["status"] == "succeeded"
+
+
+def wait_idle_workers(client, timeout: float = 15) -> None:
+    """Wait until no worker runs a served agent any more."""
+    deadline = time.monotonic() + timeout
+    while any(client.run(running_keys).values()):
+        assert time.monotonic() < deadline, client.run(running_keys)
+        time.sleep(0.1)
+
+
+def test_a_killed_server_leaves_no_run_behind_on_the_workers(dask_server):
+    """kill -9 the server mid-run: Dask releases its task, the worker stops the orphaned agent,
+    and the restarted server reports the run failed (not run twice). It restarts the shared server."""
+    server, client = dask_server
+    with server.client() as http:
+        run_id = http.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
+        deadline = time.monotonic() + 30
+        while not any(client.run(running_keys).values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    server.kill()
+    wait_idle_workers(client)
+    server.start()
+    with server.client() as http:
+        lost = wait_status(http, run_id, ("failed", "succeeded", "cancelled"), timeout=15)
+        assert lost["status"] == "failed" and "not run again" in lost["error"]
 
 
 def test_dask_needs_a_spec_and_a_reachable_scheduler(tmp_path):
