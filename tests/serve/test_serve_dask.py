@@ -61,11 +61,37 @@ def reply(body: dict) -> str:
     return f"```python\nfinal_answer({{**whoami({seconds}), 'remembered': {remembered}}})\n```"
 
 
+def first_event(http, run_id: str) -> str:
+    """The type of a run's first server-sent event, read as soon as it arrives."""
+    with http.stream("GET", f"/v1/runs/{run_id}/events", headers={"Accept": "text/event-stream"}, timeout=30) as response:
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                return line.partition(":")[2].strip()
+    raise AssertionError("the stream ended without an event")
+
+
 def running_keys(dask_worker=None) -> list[str]:
     """Run on each worker: the served runs its agents are running now."""
     from smolkernel.serve import dask_worker as module
 
     return list(module._RUNNING)
+
+
+def busy_worker(client, timeout: float = 30) -> str:
+    """The address of a worker running a served agent (waits for one)."""
+    deadline = time.monotonic() + timeout
+    while not (busy := [address for address, keys in client.run(running_keys).items() if keys]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return busy[0]
+
+
+def wait_idle_workers(client, timeout: float = 15) -> None:
+    """Wait until no worker runs a served agent any more."""
+    deadline = time.monotonic() + timeout
+    while any(client.run(running_keys).values()):
+        assert time.monotonic() < deadline, client.run(running_keys)
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +143,8 @@ def test_queue_bound_and_cancel_stop_the_run_on_its_worker(dask_server):
         while sum(len(keys) for keys in client.run(running_keys).values()) < 2:  # both agents started on workers
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        assert first_event(http, first) == "run_started"  # streamed live from the worker, mid-run
+        assert http.get(f"/v1/runs/{first}").json()["status"] == "running"
         began = time.monotonic()
         assert http.post(f"/v1/runs/{first}/cancel").status_code == 200
         cancelled = wait_status(http, first, ("cancelled", "failed", "succeeded"), timeout=15)
@@ -132,27 +160,34 @@ def test_a_worker_killed_mid_run_fails_the_run_with_the_reason(dask_server):
     server, client = dask_server
     with server.client() as http:
         run_id = http.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
-        deadline = time.monotonic() + 30
-        while not (busy := [address for address, keys in client.run(running_keys).items() if keys]):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        victim = client.run(os.getpid, workers=busy)[busy[0]]
+        busy = busy_worker(client)
+        victim = client.run(os.getpid, workers=[busy])[busy]
         os.kill(victim, signal.SIGKILL)
         lost = wait_status(http, run_id, ("failed", "succeeded", "cancelled"), timeout=30)
         assert lost["status"] == "failed"
-        assert busy[0] in lost["error"] and "died" in lost["error"] and "not run again" in lost["error"]
+        assert busy in lost["error"] and "died" in lost["error"] and "not run again" in lost["error"]
         assert read_sse(http, f"/v1/runs/{run_id}/events")[-1]["event"] == "run_finished"
         client.wait_for_workers(2, timeout=60)  # the nanny restarted it
         after = http.post("/v1/runs", json={"task": "still there", "wait": True}).json()
         assert after["status"] == "succeeded"
 
 
-def wait_idle_workers(client, timeout: float = 15) -> None:
-    """Wait until no worker runs a served agent any more."""
-    deadline = time.monotonic() + timeout
-    while any(client.run(running_keys).values()):
-        assert time.monotonic() < deadline, client.run(running_keys)
-        time.sleep(0.1)
+def test_with_rerun_interrupted_a_killed_workers_run_runs_again_elsewhere(dask_cluster, dask_server, tmp_path):
+    cluster, client = dask_cluster
+    spec = dask_server[0].command[dask_server[0].command.index("--agent") + 1]
+    server = ServeProcess(tmp_path, agent=spec, args=("--dask", cluster.scheduler_address, "--rerun-interrupted")).start()
+    try:
+        with server.client() as http:
+            run_id = http.post("/v1/runs", json={"task": "wait 3"}).json()["run_id"]
+            victim_address = busy_worker(client)
+            victim = client.run(os.getpid, workers=[victim_address])[victim_address]
+            os.kill(victim, signal.SIGKILL)
+            rerun = wait_status(http, run_id, ("failed", "succeeded", "cancelled"), timeout=60)
+            assert rerun["status"] == "succeeded" and rerun["attempts"] == 2
+            assert rerun["output"]["pid"] != victim and rerun["worker"]["address"] != victim_address
+    finally:
+        server.stop()
+        client.wait_for_workers(2, timeout=60)
 
 
 def test_a_killed_server_leaves_no_run_behind_on_the_workers(dask_server):
