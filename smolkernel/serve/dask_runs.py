@@ -156,7 +156,7 @@ class DaskRuns:
             finally:
                 reply.cancel()
             if not reply.done() or reply.cancelled():
-                raise RunLost(flight.lost.result())
+                raise RunLost(flight.lost.result() if flight.lost.done() else "the Dask scheduler cancelled this run")
             result = self._result(reply, flight)
             finished = True
             return result
@@ -176,7 +176,7 @@ class DaskRuns:
             raise RunLost(_lost_reason(exc)) from None
         worker = data.get("worker") or flight.worker or {}
         if data["kind"] == "lost":
-            raise RunLost(_died(flight.worker, self.rerun_interrupted))
+            raise RunLost(_died(flight.worker))
         if data["kind"] == "stopped":
             raise RunLost(f"the run was stopped on the Dask worker {worker.get('address')} by another request")
         usage = data.get("token_usage") or {}
@@ -224,24 +224,17 @@ class DaskRuns:
         msg = event[1]
         if not isinstance(msg, dict) or msg.get("action") != "remove-worker" or self.rerun_interrupted:
             return
-        address = msg.get("worker")
-        processing = set(msg.get("processing-tasks") or ())
-        for flight in self._flights.values():
-            here = flight.worker is not None and flight.worker.get("address") == address
-            if (here or (flight.future is not None and flight.future.key in processing)) and not flight.lost.done():
-                if flight.worker is None:
-                    continue  # it had not started: Dask may run it elsewhere
-                flight.lost.set_result(_died(flight.worker, False))
+        for flight in self._flights.values():  # runs not started yet are left to Dask, which runs them elsewhere
+            if flight.worker is not None and flight.worker.get("address") == msg.get("worker") and not flight.lost.done():
+                flight.lost.set_result(_died(flight.worker))
 
 
 async def _result(future: Any) -> Any:
     return await future
 
 
-def _died(worker: dict[str, Any] | None, rerun: bool) -> str:
+def _died(worker: dict[str, Any] | None) -> str:
     where = f"the Dask worker {worker.get('address')} (pid {worker.get('pid')} on {worker.get('host')})" if worker else "its Dask worker"
-    if rerun:
-        return f"{where} running this run died before it finished"
     return f"{where} running this run died before it finished; it was not run again because its steps may already have had effects"
 
 
