@@ -356,5 +356,8 @@ class DaskRunService(RunService):
         await super()._finish(run, status, error, writer, result=result, **rest)
 
     def load(self) -> dict[str, Any]:
-        """The pool figures, and the scheduler runs go to."""
-        return {**super().load(), "dask": self.runs.address}
+        """The pool figures, the scheduler runs go to and its number of workers (as the client last heard, every few seconds)."""
+        figures = {**super().load(), "dask": self.runs.address, "dask_workers": None}
+        with contextlib.suppress(Exception):
+            figures["dask_workers"] = self.runs.client.scheduler_info().get("n_workers")
+        return figures

@@ -127,6 +127,8 @@ def test_runs_execute_on_the_workers_and_stream_their_steps(dask_server):
         assert again["status"] == "succeeded" and again["output"]["remembered"] == 1  # the session's memory went to the worker
         assert http.get("/v1/sessions/s1").json()["memory"]["runs"] == 2
         assert "smolkernel_runs_total{status=\"succeeded\"}" in http.get("/metrics").text
+        health = http.get("/healthz").json()
+        assert health["dask"] == client.scheduler.address and health["dask_workers"] == 2
 
 
 def test_queue_bound_and_cancel_stop_the_run_on_its_worker(dask_server):
