@@ -169,13 +169,13 @@ def test_a_worker_killed_mid_run_fails_the_run_with_the_reason(dask_server):
         assert lost["status"] == "failed"
         assert busy in lost["error"] and "died" in lost["error"] and "not run again" in lost["error"]
         assert read_sse(http, f"/v1/runs/{run_id}/events")[-1]["event"] == "run_finished"
-        client.wait_for_workers(2, timeout=60)  # the nanny restarted it
         after = http.post("/v1/runs", json={"task": "still there", "wait": True}).json()
         assert after["status"] == "succeeded"
 
 
 def test_with_rerun_interrupted_a_killed_workers_run_runs_again_elsewhere(dask_cluster, dask_server, tmp_path):
     cluster, client = dask_cluster
+    client.wait_for_workers(2, timeout=120)  # one to kill, one to run it again (the nanny restarts the worker killed before)
     spec = dask_server[0].command[dask_server[0].command.index("--agent") + 1]
     server = ServeProcess(tmp_path, agent=spec, args=("--dask", cluster.scheduler_address, "--rerun-interrupted")).start()
     try:
@@ -189,7 +189,6 @@ def test_with_rerun_interrupted_a_killed_workers_run_runs_again_elsewhere(dask_c
             assert rerun["output"]["pid"] != victim and rerun["worker"]["address"] != victim_address
     finally:
         server.stop()
-        client.wait_for_workers(2, timeout=60)
 
 
 def test_a_killed_server_leaves_no_run_behind_on_the_workers(dask_server):
