@@ -238,7 +238,7 @@ def main() -> None:
         print(f"{name:52} {ours:12.3f} {theirs:12.3f} {ratio:7.2f}  {goal}")
     print(f"(medians of {REPEATS} runs; per-step figures over {STEPS}-step runs; tokens by cl100k_base)")
 
-    for extra in ("bench_kernel", "bench_kernel_start", "bench_widgets", "bench_transformers", "bench_remote", "bench_mcp", "bench_host_memory", "bench_serve", "bench_batch"):
+    for extra in ("bench_kernel", "bench_kernel_start", "bench_widgets", "bench_transformers", "bench_remote", "bench_mcp", "bench_host_memory", "bench_serve", "bench_serve_dask", "bench_batch"):
         if (HERE / f"{extra}.py").exists() and os.environ.get("BENCH_ONLY_CORE") != "1":
             print(f"\n== {extra} ==")
             sys.path.insert(0, str(HERE))
