@@ -173,11 +173,12 @@ def test_a_worker_killed_mid_run_fails_the_run_with_the_reason(dask_server):
         assert after["status"] == "succeeded"
 
 
-def test_with_rerun_interrupted_a_killed_workers_run_runs_again_elsewhere(dask_cluster, dask_server, tmp_path):
+def test_rerun_interrupted_reruns_a_killed_workers_run_elsewhere_and_run_timeout_stops_it(dask_cluster, dask_server, tmp_path):
     cluster, client = dask_cluster
     client.wait_for_workers(2, timeout=120)  # one to kill, one to run it again (the nanny restarts the worker killed before)
     spec = dask_server[0].command[dask_server[0].command.index("--agent") + 1]
-    server = ServeProcess(tmp_path, agent=spec, args=("--dask", cluster.scheduler_address, "--rerun-interrupted")).start()
+    args = ("--dask", cluster.scheduler_address, "--rerun-interrupted", "--run-timeout", "8")
+    server = ServeProcess(tmp_path, agent=spec, args=args).start()
     try:
         with server.client() as http:
             run_id = http.post("/v1/runs", json={"task": "wait 3"}).json()["run_id"]
@@ -187,6 +188,10 @@ def test_with_rerun_interrupted_a_killed_workers_run_runs_again_elsewhere(dask_c
             rerun = wait_status(http, run_id, ("failed", "succeeded", "cancelled"), timeout=60)
             assert rerun["status"] == "succeeded" and rerun["attempts"] == 2
             assert rerun["output"]["pid"] != victim and rerun["worker"]["address"] != victim_address
+            too_long = http.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
+            stopped = wait_status(http, too_long, ("failed", "succeeded", "cancelled"), timeout=30)
+            assert stopped["status"] == "failed" and "longer than 8" in stopped["error"]
+            wait_idle_workers(client)  # the timeout stopped the agent on its worker too
     finally:
         server.stop()
 
