@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._async import within
 from ._retry import Failure, failure_from_status, provider_message
 
 __all__ = ["FastJSONClient", "HTTPStatusError", "HTTPConnectError", "HTTPReadTimeout", "MalformedReply", "failure_from_fast_error"]
@@ -44,6 +45,24 @@ class HTTPReadTimeout(Exception):
 
 class MalformedReply(Exception):
     """A reply that is not HTTP, or whose body is not JSON."""
+
+
+def _json_dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+try:  # several times faster, where installed (gradio brings it)
+    import orjson
+
+    def _dumps(payload: Any) -> bytes:
+        try:
+            return orjson.dumps(payload)
+        except TypeError:  # what orjson refuses (int dict keys...), json may take
+            return _json_dumps(payload)
+
+    _loads = orjson.loads
+except ImportError:  # pragma: no cover - orjson missing
+    _dumps, _loads = _json_dumps, json.loads
 
 
 @dataclass
@@ -87,16 +106,16 @@ class FastJSONClient:
             HTTPStatusError: status >= 400 (body and headers attached).
             HTTPConnectError, HTTPReadTimeout, MalformedReply: as named.
         """
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = _dumps(payload)
         request = f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}Content-Length: {len(body)}\r\n\r\n".encode() + body
         try:
-            status, headers, data = await asyncio.wait_for(self._exchange(request), self.timeout)
+            status, headers, data = await within(self._exchange(request), self.timeout)
         except asyncio.TimeoutError:
             raise HTTPReadTimeout(f"no reply within {self.timeout:g} s") from None
         if status >= 400:
             raise HTTPStatusError(status, data, headers)
         try:
-            return json.loads(data)
+            return _loads(data)
         except ValueError as exc:
             raise MalformedReply(f"the reply is not JSON: {exc}") from exc
 
