@@ -69,7 +69,7 @@ def _dask_spec(ref: str, address: str) -> dict[str, Any]:
     if path is None:
         raise ConfigurationError(
             f"--dask needs an agent spec file (agent.yaml): the function {ref!r} cannot be sent to Dask workers; "
-            "write the agent as a spec (AgentSpec / `smolkernel spec`) or serve it without --dask"
+            "save the agent as a spec (agent.to_spec().save('agent.yaml')) or serve it without --dask"
         )
     from ..spec import AgentSpec
     from .dask_runs import connect_scheduler
