@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import ssl
 import statistics
 import sys
 import tempfile
@@ -77,12 +78,17 @@ async def _clients(url: str, runs: int, clients: int, model_time: float) -> tupl
             latencies.append(elapsed - model_time)
             outside.append(elapsed - sum(step["duration"] for step in body["steps"]))
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        await http.post("/v1/runs", json={"task": "warm up", "wait": True})
+    # one connection per client, as 100 real clients would have (one shared pool of
+    # 100 connections costs httpcore O(connections) of CPU per request)
+    tls = ssl.create_default_context()  # unused on http://, but each client would load the CA file again
+    https = [httpx.AsyncClient(base_url=url, timeout=120, verify=tls, limits=httpx.Limits(max_connections=1)) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(http.post("/v1/runs", json={"task": "warm up", "wait": True}) for http in https))
         began = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
+        await asyncio.gather(*(client(http) for http in https))
         wall = time.perf_counter() - began
+    finally:
+        await asyncio.gather(*(http.aclose() for http in https))
     for reason in sorted(set(reasons))[:5]:
         print(f"  failed run: {reason}", file=sys.stderr)
     return wall, latencies, outside, failures

@@ -44,10 +44,11 @@ def service_of(request: Request) -> RunService:
     return request.app.state.service
 
 
-def owner_of(request: Request, access_token: str | None = Query(None, include_in_schema=False)) -> str | None:
+async def owner_of(request: Request, access_token: str | None = Query(None, include_in_schema=False)) -> str | None:
     """The caller's owner id (a hash of its key); None when the server needs no key.
 
     ``?access_token=`` is accepted too, for browsers' EventSource, which cannot set headers.
+    A coroutine, so that FastAPI calls it in the event loop rather than in a worker thread.
 
     Raises:
         HTTPException: 401 without a valid key.
