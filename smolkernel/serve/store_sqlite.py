@@ -4,6 +4,11 @@ WAL journal with ``synchronous=NORMAL``: a commit survives the process being
 killed (``kill -9``), which is what crash safety needs; calls are short and
 run on the event loop. A lock file (``flock``) keeps a second server from
 using the same folder at the same time.
+
+Writes are group-committed: every write made during one pass of the event
+loop (many runs write their events and records at once) goes into one
+transaction at the end of the pass, and each writer's call returns once that
+transaction is committed, so what a call has written is safe when it returns.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from ..exceptions import ConfigurationError
 from .store import ACTIVE_STATUSES, Event, Store
 
 __all__ = ["EmbeddedStore"]
+
+Statement = tuple[str, Any, bool]
+"""(SQL, parameters, executemany?) of one write."""
 
 _SCHEMA = """
 create table if not exists runs (run_id text primary key, owner text, status text, created real, data text not null);
@@ -48,6 +56,7 @@ class EmbeddedStore(Store):
         self._db: sqlite3.Connection | None = None
         self._lock_file: Any = None
         self._waiters: dict[str, asyncio.Event] = {}
+        self._pending: list[tuple[list[Statement], asyncio.Future[None]]] = []
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -78,14 +87,53 @@ class EmbeddedStore(Store):
             raise RuntimeError("the store is not started")
         return self._db
 
+    async def _write(self, *statements: Statement) -> None:
+        """Run ``statements`` in the transaction of this loop pass; return once it is committed."""
+        future = asyncio.get_running_loop().create_future()
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._commit)
+        self._pending.append((list(statements), future))
+        await future
+
+    def _commit(self) -> None:
+        """Commit every pending write in one transaction (each writer alone if the group fails)."""
+        pending, self._pending = self._pending, []
+        try:
+            self._transaction([st for statements, _ in pending for st in statements])
+        except Exception:
+            for statements, future in pending:  # so one bad write fails only its own caller
+                try:
+                    self._transaction(statements)
+                except Exception as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(None)
+            return
+        for _, future in pending:
+            if not future.done():
+                future.set_result(None)
+
+    def _transaction(self, statements: list[Statement]) -> None:
+        db = self.db
+        db.execute("begin")
+        try:
+            for sql, parameters, many in statements:
+                (db.executemany if many else db.execute)(sql, parameters)
+        except BaseException:
+            db.execute("rollback")
+            raise
+        db.execute("commit")
+
     async def ping(self) -> None:
         self.db.execute("select 1")
 
     async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
-        self.db.execute(
+        await self._write((
             "insert or replace into runs (run_id, owner, status, created, data) values (?, ?, ?, ?, ?)",
-            (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), json.dumps(run)),
-        )
+            (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), json.dumps(run)), False,
+        ))
 
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.db.execute("select data from runs where run_id = ?", (run_id,)).fetchone()
@@ -103,10 +151,10 @@ class EmbeddedStore(Store):
         return [json.loads(r[0]) for r in rows]
 
     async def add_events(self, run_id: str, events: list[Event]) -> None:
-        self.db.executemany(
+        await self._write((
             "insert or replace into events (run_id, id, type, data) values (?, ?, ?, ?)",
-            [(run_id, i, kind, json.dumps(data)) for i, kind, data in events],
-        )
+            [(run_id, i, kind, json.dumps(data)) for i, kind, data in events], True,
+        ))
         waiter = self._waiters.pop(run_id, None)
         if waiter is not None:
             waiter.set()
@@ -131,7 +179,7 @@ class EmbeddedStore(Store):
         return int(row[0] or 0)
 
     async def request_cancel(self, run_id: str) -> None:
-        self.db.execute("insert or ignore into cancels (run_id) values (?)", (run_id,))
+        await self._write(("insert or ignore into cancels (run_id) values (?)", (run_id,), False))
 
     async def cancel_requested(self, run_id: str) -> bool:
         return self.db.execute("select 1 from cancels where run_id = ?", (run_id,)).fetchone() is not None
@@ -141,7 +189,7 @@ class EmbeddedStore(Store):
         return json.loads(row[0]) if row else None
 
     async def put_session(self, session: dict[str, Any]) -> None:
-        self.db.execute("insert or replace into sessions (session_id, data) values (?, ?)", (session["session_id"], json.dumps(session)))
+        await self._write(("insert or replace into sessions (session_id, data) values (?, ?)", (session["session_id"], json.dumps(session)), False))
 
     async def cache_get(self, key: str) -> dict[str, Any] | None:
         row = self.db.execute("select data, expires from cache where key = ?", (key,)).fetchone()
@@ -151,8 +199,10 @@ class EmbeddedStore(Store):
 
     async def cache_put(self, key: str, value: dict[str, Any], ttl: float) -> None:
         now = time.time()
-        self.db.execute("insert or replace into cache (key, data, expires) values (?, ?, ?)", (key, json.dumps(value), now + ttl))
-        self.db.execute("delete from cache where expires < ?", (now,))
+        await self._write(
+            ("insert or replace into cache (key, data, expires) values (?, ?, ?)", (key, json.dumps(value), now + ttl), False),
+            ("delete from cache where expires < ?", (now,), False),
+        )
 
     async def alive_instances(self) -> set[str] | None:
         return None
