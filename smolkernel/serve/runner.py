@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from ..exceptions import QueueFull, StoreUnavailable
 from ..monitoring import Metrics, use_metrics
 from .events import EventWriter
+from .offload import QuickCalls
 from .pool import RunPool
 from .records import cache_key, json_safe, new_run, remember, restore_memory, run_view, step_record
 from .settings import ServeSettings
@@ -61,6 +62,8 @@ class RunService:
         self._session_locks: dict[str, list[Any]] = {}
         self._suspects: set[str] = set()
         self._background: list[asyncio.Task[Any]] = []
+        self._quick = QuickCalls()
+        """Builds and closes agents in the loop once they have proven quick (else in threads)."""
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -256,7 +259,7 @@ class RunService:
         run_id = run["run_id"]
         summary = ""
         try:
-            agent = await asyncio.to_thread(self.settings.agent_factory)
+            agent = await self._quick("build", self.settings.agent_factory)
         except Exception as exc:
             await self._finish(run, "failed", f"the agent could not be built: {type(exc).__name__}: {exc}", writer)
             return
@@ -284,7 +287,7 @@ class RunService:
             if agent.memory.interactions:
                 summary = agent.memory.interactions[-1].summary
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(agent.close)
+                await self._quick("close", agent.close)
         await self._finish(run, status, error, writer, result=result, session=session, summary=summary, memory_size=agent.memory.memory_size)
 
     async def _drive(self, agent: Any, run: dict[str, Any], writer: EventWriter) -> Any:
