@@ -209,17 +209,27 @@ def _tracer() -> Any:
     return trace.get_tracer("smolkernel", ours)
 
 
+@functools.lru_cache(maxsize=1)
+def _otel() -> tuple[Any, Any, Any] | None:
+    """(``get_tracer_provider``, the API's placeholder provider class, ``SpanKind``), or None without the API."""
+    try:
+        from opentelemetry.trace import ProxyTracerProvider, SpanKind, get_tracer_provider
+    except ImportError:
+        return None
+    return get_tracer_provider, ProxyTracerProvider, SpanKind
+
+
 @contextlib.contextmanager
 def _span(name: str, attributes: dict[str, Any]) -> Iterator[Any]:
-    tracer = _tracer()
-    if tracer is None:
+    otel = _otel()
+    # Until an SDK provider is installed every span is a no-op: skip the API's
+    # machinery, which costs more than a batch's small steps can spare.
+    if otel is None or isinstance(otel[0](), otel[1]):
         yield None
         return
-    from opentelemetry.trace import SpanKind
-
-    kind = SpanKind.CLIENT if attributes.get("gen_ai.operation.name") == "chat" else SpanKind.INTERNAL
+    kind = otel[2].CLIENT if attributes.get("gen_ai.operation.name") == "chat" else otel[2].INTERNAL
     # Exceptions are recorded by the callers, which know which ones are failures.
-    with tracer.start_as_current_span(name, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False) as span:
+    with _tracer().start_as_current_span(name, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False) as span:
         yield span
 
 

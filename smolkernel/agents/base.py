@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,8 +43,9 @@ COMPACT_OBSERVATION_CHARS = 300
 """Older observations are cut to this many characters."""
 
 
+@functools.lru_cache(maxsize=None)
 def load_prompt(name: str) -> str:
-    """Read a prompt template shipped in ``agents/prompts``."""
+    """Read a prompt template shipped in ``agents/prompts`` (once per process)."""
     return resources.files(__package__).joinpath("prompts", name).read_text(encoding="utf-8")
 
 

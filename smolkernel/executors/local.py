@@ -11,9 +11,10 @@ use the ``sandbox`` executor.
 
 How a run works: the code is parsed and checked, then compiled like a
 notebook cell (every statement with ``exec``, a final expression with
-``eval`` so its value becomes ``CodeOutput.output``) and run in a fresh
-daemon worker thread. Output printed by that thread is captured per thread
-(``_local_capture``), so other threads of the notebook keep their output.
+``eval`` so its value becomes ``CodeOutput.output``) and run in a daemon
+worker thread, reused from run to run (``_local_threads``). Output printed
+by that thread is captured per thread (``_local_capture``), so other threads
+of the notebook keep their output.
 On timeout or ``interrupt()`` an exception is raised inside the worker with
 ``PyThreadState_SetAsyncExc``; Python code stops at its next bytecode, but a
 call blocked in C (``time.sleep``, a long numpy operation, a socket read)
@@ -30,6 +31,7 @@ import asyncio
 import contextlib
 import contextvars
 import ctypes
+import functools
 import linecache
 import threading
 import time
@@ -42,6 +44,7 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..tools.final_answer import FinalAnswer, FinalAnswerTool
+from . import _local_threads
 from ._local_capture import LogBuffer, capture_thread_output, capturing_print
 from ._local_guard import DEFAULT_ALLOWED_IMPORTS, ImportPolicy, build_builtins, find_violations
 from .base import DEFAULT_MAX_OUTPUT_CHARS, CodeOutput, Executor
@@ -183,8 +186,7 @@ class LocalExecutor(Executor):
         job = self._job = job_or_error
         # the run's context (its span, the active metrics) goes along to the thread
         context = contextvars.copy_context()
-        worker = threading.Thread(target=context.run, args=(self._thread_main, job), name="smolkernel-local-run", daemon=True)
-        worker.start()
+        _local_threads.submit(functools.partial(context.run, self._thread_main, job))
         try:
             outcome = await asyncio.wait_for(asyncio.shield(job.future), self.timeout)
         except asyncio.TimeoutError:

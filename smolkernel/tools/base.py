@@ -10,10 +10,11 @@ turns into an observation the model can act on.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import keyword
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from ..exceptions import AgentToolCallError, ToolDefinitionError
@@ -243,6 +244,12 @@ class FunctionTool(Tool):
         return self.function(*positional, **kwargs)
 
 
+@functools.lru_cache(maxsize=512)
+def _method_parameters(method: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    """The parameters of a ``forward`` method, less ``self``; cached, since a batch builds its tools once per input."""
+    return dict(list(inspect.signature(method).parameters.items())[1:])
+
+
 def validate_tool(tool: Tool) -> None:
     """Check a tool's definition.
 
@@ -274,7 +281,8 @@ def validate_tool(tool: Tool) -> None:
     if not isinstance(tool, FunctionTool):
         if type(tool).forward is Tool.forward:
             raise ToolDefinitionError(f"tool {tool.name!r}: implement forward({', '.join(tool.inputs)})")
-        params = inspect.signature(forward).parameters
+        method = getattr(forward, "__func__", None)
+        params = _method_parameters(method) if method is not None and getattr(forward, "__self__", None) is tool else inspect.signature(forward).parameters
         accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
         missing = [k for k in tool.inputs if k not in params]
         if missing and not accepts_kwargs:
