@@ -5,15 +5,19 @@ killed (``kill -9``), which is what crash safety needs; calls are short and
 run on the event loop. A lock file (``flock``) keeps a second server from
 using the same folder at the same time.
 
-Writes are group-committed: every write made during one pass of the event
-loop (many runs write their events and records at once) goes into one
-transaction at the end of the pass, and each writer's call returns once that
-transaction is committed, so what a call has written is safe when it returns.
+Writes are group-committed by one writer thread with its own connection:
+the writes made while the previous commit was under way (many runs write
+their events and records at once) go into one transaction, and each writer's
+call returns once that transaction is committed, so what a call has written
+is safe when it returns. The event loop reads through a second connection
+and never waits for the disk: a commit that stalls on a busy disk (tens of
+milliseconds on a shared machine) delays only the writers waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -54,9 +58,12 @@ class EmbeddedStore(Store):
         self.folder = Path(folder)
         self.path = self.folder / "smolkernel-serve.sqlite3"
         self._db: sqlite3.Connection | None = None
+        self._writer_db: sqlite3.Connection | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock_file: Any = None
         self._waiters: dict[str, asyncio.Event] = {}
         self._pending: list[tuple[list[Statement], asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -68,15 +75,23 @@ class EmbeddedStore(Store):
             raise ConfigurationError(
                 f"another smolkernel server uses {self.folder}; give this one another --data-dir, or share runs through --redis"
             ) from None
+        self._writer_db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._writer_db.execute("pragma journal_mode=wal")
+        self._writer_db.execute("pragma synchronous=normal")
+        self._writer_db.executescript(_SCHEMA)
+        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="smolkernel-store")
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("pragma journal_mode=wal")
-        self._db.execute("pragma synchronous=normal")
-        self._db.executescript(_SCHEMA)
 
     async def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._committer is not None:
+            await asyncio.shield(self._committer)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        for db in (self._db, self._writer_db):
+            if db is not None:
+                db.close()
+        self._db = self._writer_db = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -88,35 +103,59 @@ class EmbeddedStore(Store):
         return self._db
 
     async def _write(self, *statements: Statement) -> None:
-        """Run ``statements`` in the transaction of this loop pass; return once it is committed."""
+        """Run ``statements`` in the next group commit; return once it is committed."""
         future = asyncio.get_running_loop().create_future()
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self._commit)
         self._pending.append((list(statements), future))
+        if self._committer is None:
+            self._committer = asyncio.get_running_loop().create_task(self._commit_pending())
         await future
 
-    def _commit(self) -> None:
-        """Commit every pending write in one transaction (each writer alone if the group fails)."""
-        pending, self._pending = self._pending, []
+    async def _commit_pending(self) -> None:
+        """Commit the pending writes, a group at a time, in the writer thread, until none are left."""
+        loop = asyncio.get_running_loop()
         try:
-            self._transaction([st for statements, _ in pending for st in statements])
-        except Exception:
-            for statements, future in pending:  # so one bad write fails only its own caller
+            while self._pending:
+                pending, self._pending = self._pending, []
                 try:
-                    self._transaction(statements)
+                    if self._writer is None:
+                        raise RuntimeError("the store is closed")
+                    errors = await loop.run_in_executor(self._writer, self._commit_group, [statements for statements, _ in pending])
                 except Exception as exc:
-                    if not future.done():
-                        future.set_exception(exc)
-                else:
-                    if not future.done():
+                    errors = [exc] * len(pending)
+                except BaseException:  # cancelled: the writers waiting for this group stop waiting
+                    for _, future in pending:
+                        future.cancel()
+                    raise
+                for (_, future), error in zip(pending, errors):
+                    if future.done():
+                        continue
+                    if error is None:
                         future.set_result(None)
-            return
-        for _, future in pending:
-            if not future.done():
-                future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._committer = None
+
+    def _commit_group(self, groups: list[list[Statement]]) -> list[Exception | None]:
+        """(writer thread) One transaction for every group; each group alone if that fails. Returns each group's error."""
+        try:
+            self._transaction([statement for group in groups for statement in group])
+            return [None] * len(groups)
+        except Exception:
+            pass
+        errors: list[Exception | None] = []
+        for group in groups:  # so one bad write fails only its own caller
+            try:
+                self._transaction(group)
+                errors.append(None)
+            except Exception as exc:
+                errors.append(exc)
+        return errors
 
     def _transaction(self, statements: list[Statement]) -> None:
-        db = self.db
+        db = self._writer_db
+        if db is None:
+            raise RuntimeError("the store is closed")
         db.execute("begin")
         try:
             for sql, parameters, many in statements:
