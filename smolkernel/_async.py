@@ -11,13 +11,14 @@ loop-bound clients, such as HTTP connection pools, valid between calls.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["run_sync", "iterate_sync"]
+__all__ = ["run_sync", "iterate_sync", "within"]
 
 
 class _LoopThread:
@@ -102,3 +103,24 @@ async def _anext(aiterator: AsyncIterator[Any]) -> tuple[bool, Any]:
         return False, await aiterator.__anext__()
     except StopAsyncIteration:
         return True, None
+
+
+if sys.version_info >= (3, 11):
+
+    async def within(awaitable: Awaitable[T], seconds: float | None) -> T:
+        """``await awaitable``, cancelled after ``seconds`` (None: no limit).
+
+        Like ``asyncio.wait_for``, without the task ``wait_for`` wraps a
+        coroutine in on Python 3.11 (a cost paid on every model call and step).
+
+        Raises:
+            asyncio.TimeoutError: ``seconds`` passed first.
+        """
+        async with asyncio.timeout(seconds):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10
+
+    async def within(awaitable: Awaitable[T], seconds: float | None) -> T:
+        """``await awaitable``, cancelled after ``seconds`` (None: no limit)."""
+        return await asyncio.wait_for(awaitable, seconds)

@@ -165,7 +165,7 @@ def ipython_lines(code: str) -> list[tuple[int, str]]:
 
 def is_python(code: str, *, ipython: bool = True) -> bool:
     """Whether ``code`` parses as Python (IPython ``%``/``!`` lines allowed unless ``ipython=False``)."""
-    if ipython:
+    if ipython and ("%" in code or "!" in code):
         code = "\n".join(re.sub(r"^([ \t]*)(?:%%?[A-Za-z]|!\S).*$", r"\1pass", line) for line in code.splitlines())
     try:
         ast.parse(code)

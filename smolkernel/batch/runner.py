@@ -65,6 +65,14 @@ def _shared_model_key(model: Any) -> tuple[Any, ...] | None:
     return (type(model), model.model_id, getattr(model, "api_base", None), getattr(model, "api_key", None), repr(sorted(model.completion_kwargs.items())))
 
 
+def _plain_spec_build(factory: AgentFactory) -> bool:
+    """Whether ``factory`` is ``AgentSpec.build`` of a spec without managed agents (they would take the model too)."""
+    from ..spec import AgentSpec
+
+    spec = getattr(factory, "__self__", None)
+    return isinstance(spec, AgentSpec) and getattr(factory, "__func__", None) is AgentSpec.build and not spec.managed_agents
+
+
 class TaskRunner:
     """Runs inputs on fresh agents from ``factory``.
 
@@ -89,6 +97,8 @@ class TaskRunner:
         self.pool_size = max(1, pool_size)
         self._executor_factory = executor_factory
         self._models: dict[tuple[Any, ...], Any] = {}
+        self._spec_model: Any = None
+        """The shared model handed to ``spec.build(model=...)`` once the first agent made it."""
         self._first: Any = None
         self._pool: Any = None
         self._pool_checked = False
@@ -106,12 +116,16 @@ class TaskRunner:
         if self._first is not None:
             agent, self._first = self._first, None
             return agent
+        if self._spec_model is not None:  # same spec, same stateless model: do not make it again
+            return self.factory(model=self._spec_model)
         agent = self.factory()
         if not hasattr(agent, "arun"):
             raise ConfigurationError(f"the agent factory returned {type(agent).__name__}, not an agent")
         key = _shared_model_key(agent.model)
         if key is not None:
             agent.model = self._models.setdefault(key, agent.model)
+            if _plain_spec_build(self.factory):
+                self._spec_model = agent.model
         return agent
 
     def _pool_for(self, agent: Any) -> Any:

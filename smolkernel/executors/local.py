@@ -43,6 +43,7 @@ from itertools import count
 from types import CodeType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._async import within
 from ..tools.final_answer import FinalAnswer, FinalAnswerTool
 from . import _local_threads
 from ._local_capture import LogBuffer, capture_thread_output, capturing_print
@@ -188,7 +189,7 @@ class LocalExecutor(Executor):
         context = contextvars.copy_context()
         _local_threads.submit(functools.partial(context.run, self._thread_main, job))
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(job.future), self.timeout)
+            outcome = await within(asyncio.shield(job.future), self.timeout)
         except asyncio.TimeoutError:
             outcome = await self._stop(job, f"Execution timed out after {self.timeout:g} s")
         except asyncio.CancelledError:

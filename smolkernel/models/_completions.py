@@ -8,6 +8,7 @@ so each backend only makes the call.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -150,6 +151,7 @@ class StreamAssembler:
         return StreamDelta(content=self._cutter.flush() or None, tool_calls=calls or None, token_usage=self.usage)
 
 
+@functools.lru_cache(maxsize=64)
 def is_local_url(url: str | None) -> bool:
     """Whether ``url`` points at this machine (where servers rarely want a key)."""
     if not url:

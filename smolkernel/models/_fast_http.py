@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._async import within
 from ._retry import Failure, failure_from_status, provider_message
 
 __all__ = ["FastJSONClient", "HTTPStatusError", "HTTPConnectError", "HTTPReadTimeout", "MalformedReply", "failure_from_fast_error"]
@@ -90,7 +91,7 @@ class FastJSONClient:
         body = json.dumps(payload, separators=(",", ":")).encode()
         request = f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}Content-Length: {len(body)}\r\n\r\n".encode() + body
         try:
-            status, headers, data = await asyncio.wait_for(self._exchange(request), self.timeout)
+            status, headers, data = await within(self._exchange(request), self.timeout)
         except asyncio.TimeoutError:
             raise HTTPReadTimeout(f"no reply within {self.timeout:g} s") from None
         if status >= 400:

@@ -125,3 +125,20 @@ def test_terminal_progress_is_quiet_when_not_a_tty(capfd):
     run_batch(scripted_spec(), ["a"], progress=True)
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_a_spec_batch_makes_its_http_model_once(server, monkeypatch):
+    """Agents of one spec share one stateless HTTP model (and its connections): it is built once, not per input."""
+    from smolkernel.models.openai_server import OpenAIServerModel
+
+    made = []
+    original = OpenAIServerModel.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(OpenAIServerModel, "__init__", counting_init)
+    result = run_batch(loopback_spec(server), [f"abc{i}" for i in range(6)], concurrency=3, progress=False)
+    assert result.outputs == [len(f"abc{i}") for i in range(6)]
+    assert len(made) == 1
