@@ -173,12 +173,12 @@ class RedisStore(Store):
         run_id, text = run["run_id"], json.dumps(run)
 
         def build(pipe: Any) -> None:
-            pipe.set(self._k("run", run_id), text)
             if run["status"] in ACTIVE_STATUSES:
+                pipe.set(self._k("run", run_id), text)
                 pipe.hset(self._k("active"), run_id, run.get("instance") or "")
             else:
+                pipe.set(self._k("run", run_id), text, ex=FINISHED_RUN_TTL)
                 pipe.hdel(self._k("active"), run_id)
-                pipe.expire(self._k("run", run_id), FINISHED_RUN_TTL)
                 pipe.expire(self._k("events", run_id), FINISHED_RUN_TTL)
             if new:
                 recent = self._k("recent", run.get("owner") or "-")
