@@ -24,7 +24,10 @@ Two references explain the figures: the in-process agents (what the agents
 cost without a service), and the same HTTP clients against a trivial
 endpoint served by uvicorn + FastAPI in its own process, which sleeps the
 model time and answers (what the clients and the HTTP stack cost without
-agents or a store). All processes share this machine's cores.
+agents or a store); a third row drives that endpoint through one httpx pool
+of 100 connections, this benchmark's first client, whose CPU per request
+(httpcore scans every pooled connection) made it the bottleneck. All
+processes share this machine's cores.
 
 Goals (issue 17): >= 80% of ideal throughput, p99 added latency <= 50 ms.
 Usage: ``python bench/bench_serve.py [--runs 500] [--clients 100] [--latency 0.1]``.
@@ -70,7 +73,34 @@ def _cpu_seconds(pid: int | None) -> float:
         return float("nan")
 
 
-async def _clients(url: str, runs: int, clients: int, model_time: float, server_pid: int | None = None) -> tuple[float, list[float], list[float], int, float]:
+class _HttpxPool:
+    """One httpx pool of ``clients`` connections shared by every client (this benchmark's first client), for a reference row."""
+
+    def __init__(self, url: str, clients: int):
+        import httpx
+
+        self.http = httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=clients, max_keepalive_connections=clients))
+
+    async def post_json(self, path: str, payload: Any) -> Any:
+        import httpx
+
+        from smolkernel.models._fast_http import HTTPConnectError, HTTPStatusError
+
+        try:
+            response = await self.http.post(path, json=payload)
+        except httpx.TransportError as exc:
+            raise HTTPConnectError(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise HTTPStatusError(response.status_code, response.content, dict(response.headers))
+        return response.json()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+async def _clients(
+    url: str, runs: int, clients: int, model_time: float, server_pid: int | None = None, *, httpx_pool: bool = False
+) -> tuple[float, list[float], list[float], int, float]:
     """Drive ``runs`` runs from ``clients`` clients; also returns the server's CPU seconds per run (NaN without ``server_pid``).
 
     Each client has its own keep-alive connection and speaks HTTP/1.1 through
@@ -104,30 +134,34 @@ async def _clients(url: str, runs: int, clients: int, model_time: float, server_
             latencies.append(elapsed - model_time)
             outside.append(elapsed - sum(step["duration"] for step in body["steps"]))
 
-    https = [FastJSONClient(url, timeout=120, max_idle=1) for _ in range(clients)]
+    https: list[Any] = [_HttpxPool(url, clients)] * clients if httpx_pool else [FastJSONClient(url, timeout=120, max_idle=1) for _ in range(clients)]
     try:
         await asyncio.gather(*(http.post_json("/v1/runs", {"task": "warm up", "wait": True}) for http in https))
         cpu, began = _cpu_seconds(server_pid), time.perf_counter()
         await asyncio.gather(*(client(http) for http in https))
         wall, cpu = time.perf_counter() - began, _cpu_seconds(server_pid) - cpu
     finally:
-        await asyncio.gather(*(http.aclose() for http in https))
+        await asyncio.gather(*(http.aclose() for http in set(https)))
     for reason in sorted(set(reasons))[:5]:
         print(f"  failed run: {reason}", file=sys.stderr)
     return wall, latencies, outside, failures, cpu / runs
 
 
 async def _cache_hits(url: str, count: int) -> list[float]:
-    import httpx
+    """Latencies of ``count`` cache hits in a row from one client (the same lean client as the runs)."""
+    from smolkernel.models._fast_http import FastJSONClient
 
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        await http.post("/v1/runs", json={"task": "cached", "wait": True, "cache": True})
+    http = FastJSONClient(url, timeout=60)
+    try:
+        await http.post_json("/v1/runs", {"task": "cached", "wait": True, "cache": True})
         times = []
         for _ in range(count):
             began = time.perf_counter()
-            body = (await http.post("/v1/runs", json={"task": "cached", "cache": True})).json()
+            body = await http.post_json("/v1/runs", {"task": "cached", "cache": True})
             times.append(time.perf_counter() - began)
             assert body["cached"], body
+    finally:
+        await http.aclose()
     return times
 
 
@@ -217,6 +251,8 @@ def main(argv: list[str] | None = None) -> list[tuple]:
         try:
             result = asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid))
             rows.append(_row("HTTP clients -> trivial endpoint (reference)", args.runs, *result[:3], ideal, *result[3:]))
+            result = asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid, httpx_pool=True))
+            rows.append(_row("same, one httpx pool as clients (reference)", args.runs, *result[:3], ideal, *result[3:]))
         finally:
             trivial.terminate()
             trivial.wait(timeout=20)
