@@ -341,8 +341,9 @@ class MultiStepAgent:
                         ctx.send(ev.ModelDelta, step_number=number, text=delta.content)
                 message = collect_stream(deltas)
             observed.done(message)
-        code = self._code_of(message) if tools else None  # a plan has no code
-        ctx.send(ev.ModelOutput, step_number=number, message=message, code=code)
+        if ctx.emit is not None:  # parsing the code for the event costs; a run nobody watches skips it
+            code = self._code_of(message) if tools else None  # a plan has no code
+            ctx.send(ev.ModelOutput, step_number=number, message=message, code=code)
         return message
 
     def _code_of(self, message: ChatMessage) -> str | None:

@@ -158,9 +158,10 @@ def _clean(code: str) -> str:
 
 def ipython_lines(code: str) -> list[tuple[int, str]]:
     """``(line number, line)`` of IPython syntax (``%magic``, ``%%cell``, ``!shell``) outside strings."""
-    if is_python(code, ipython=False):
+    lines = [(n, line) for n, line in enumerate(code.splitlines(), 1) if _IPYTHON_LINE.match(line)]
+    if not lines or is_python(code, ipython=False):  # such a line may be inside a string
         return []
-    return [(n, line) for n, line in enumerate(code.splitlines(), 1) if _IPYTHON_LINE.match(line)]
+    return lines
 
 
 def is_python(code: str, *, ipython: bool = True) -> bool:
