@@ -1,17 +1,17 @@
 """EmbeddedStore: the run store in one SQLite file, for a single server process.
 
 WAL journal with ``synchronous=NORMAL``: a commit survives the process being
-killed (``kill -9``), which is what crash safety needs; calls are short and
-run on the event loop. A lock file (``flock``) keeps a second server from
-using the same folder at the same time.
+killed (``kill -9``), which is what crash safety needs. A lock file
+(``flock``) keeps a second server from using the same folder at the same time.
 
 Writes are group-committed by one writer thread with its own connection:
 the writes made while the previous commit was under way (many runs write
 their events and records at once) go into one transaction, and each writer's
 call returns once that transaction is committed, so what a call has written
 is safe when it returns. The event loop reads through a second connection
-and never waits for the disk: a commit that stalls on a busy disk (tens of
-milliseconds on a shared machine) delays only the writers waiting for it.
+(short indexed queries) and never waits for a commit: one that stalls on a
+busy disk (tens of milliseconds on a shared machine) delays only the writers
+waiting for it.
 """
 
 from __future__ import annotations
