@@ -16,7 +16,18 @@ Figures:
 * outside-steps latency p50/p99: what a client waits minus the durations of
   the run's steps as the agent measured them (model calls included, so the
   model client's CPU is not counted): the service's own share;
-* result-cache hits: latency p50/p99 of a cached answer.
+* result-cache hits: latency p50/p99 of a cached answer;
+* server CPU per run: the serve process's user + system CPU time over the
+  measured runs, divided by their number (Linux).
+
+Two references explain the figures: the in-process agents (what the agents
+cost without a service), and the same HTTP clients against a trivial
+endpoint served by uvicorn + FastAPI in its own process, which sleeps the
+model time and answers (what the clients and the HTTP stack cost without
+agents or a store); a third row drives that endpoint through one httpx pool
+of 100 connections, this benchmark's first client, whose CPU per request
+(httpcore scans every pooled connection) made it the bottleneck. All
+processes share this machine's cores.
 
 Goals (issue 17): >= 80% of ideal throughput, p99 added latency <= 50 ms.
 Usage: ``python bench/bench_serve.py [--runs 500] [--clients 100] [--latency 0.1]``.
@@ -26,19 +37,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "serve"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from serve_process import RedisProcess, ServeProcess  # noqa: E402
+from serve_process import RedisProcess, ServeProcess, free_port  # noqa: E402
 from serve_agents import loopback_reply  # noqa: E402
 
 from smolkernel.testing import LoopbackLLMServer  # noqa: E402
@@ -49,8 +64,51 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _clients(url: str, runs: int, clients: int, model_time: float) -> tuple[float, list[float], list[float], int]:
-    import httpx
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux; NaN elsewhere or without a pid)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+class _HttpxPool:
+    """One httpx pool of ``clients`` connections shared by every client (this benchmark's first client), for a reference row."""
+
+    def __init__(self, url: str, clients: int):
+        import httpx
+
+        self.http = httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=clients, max_keepalive_connections=clients))
+
+    async def post_json(self, path: str, payload: Any) -> Any:
+        import httpx
+
+        from smolkernel.models._fast_http import HTTPConnectError, HTTPStatusError
+
+        try:
+            response = await self.http.post(path, json=payload)
+        except httpx.TransportError as exc:
+            raise HTTPConnectError(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise HTTPStatusError(response.status_code, response.content, dict(response.headers))
+        return response.json()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+async def _clients(
+    url: str, runs: int, clients: int, model_time: float, server_pid: int | None = None, *, httpx_pool: bool = False
+) -> tuple[float, list[float], list[float], int, float]:
+    """Drive ``runs`` runs from ``clients`` clients; also returns the server's CPU seconds per run (NaN without ``server_pid``).
+
+    Each client has its own keep-alive connection and speaks HTTP/1.1 through
+    smolkernel's lean JSON client (the one OpenAIServerModel uses): httpx costs
+    several times more CPU per request, and on a small machine the clients share
+    the cores with the server.
+    """
+    from smolkernel.models._fast_http import FastJSONClient, HTTPConnectError, HTTPReadTimeout, HTTPStatusError, MalformedReply
 
     latencies: list[float] = []
     outside: list[float] = []
@@ -58,47 +116,52 @@ async def _clients(url: str, runs: int, clients: int, model_time: float) -> tupl
     failures = 0
     todo = iter(range(runs))
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client(http: FastJSONClient) -> None:
         nonlocal failures
         for index in todo:
             began = time.perf_counter()
             try:
-                response = await http.post("/v1/runs", json={"task": f"bench {index}", "wait": True})
-            except httpx.TransportError as exc:
+                body = await http.post_json("/v1/runs", {"task": f"bench {index}", "wait": True})
+            except (HTTPConnectError, HTTPReadTimeout, MalformedReply, HTTPStatusError) as exc:
                 failures += 1
                 reasons.append(f"{type(exc).__name__}: {exc}")
                 continue
             elapsed = time.perf_counter() - began
-            body = response.json()
-            if response.status_code != 200 or body["status"] != "succeeded":
+            if body.get("status") != "succeeded":
                 failures += 1
-                reasons.append(f"{response.status_code} {body.get('status')}: {body.get('error') or body.get('detail')}")
+                reasons.append(f"{body.get('status')}: {body.get('error') or body.get('detail')}")
                 continue
             latencies.append(elapsed - model_time)
             outside.append(elapsed - sum(step["duration"] for step in body["steps"]))
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        await http.post("/v1/runs", json={"task": "warm up", "wait": True})
-        began = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-        wall = time.perf_counter() - began
+    https: list[Any] = [_HttpxPool(url, clients)] * clients if httpx_pool else [FastJSONClient(url, timeout=120, max_idle=1) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(http.post_json("/v1/runs", {"task": "warm up", "wait": True}) for http in https))
+        cpu, began = _cpu_seconds(server_pid), time.perf_counter()
+        await asyncio.gather(*(client(http) for http in https))
+        wall, cpu = time.perf_counter() - began, _cpu_seconds(server_pid) - cpu
+    finally:
+        await asyncio.gather(*(http.aclose() for http in set(https)))
     for reason in sorted(set(reasons))[:5]:
         print(f"  failed run: {reason}", file=sys.stderr)
-    return wall, latencies, outside, failures
+    return wall, latencies, outside, failures, cpu / runs
 
 
 async def _cache_hits(url: str, count: int) -> list[float]:
-    import httpx
+    """Latencies of ``count`` cache hits in a row from one client (the same lean client as the runs)."""
+    from smolkernel.models._fast_http import FastJSONClient
 
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        await http.post("/v1/runs", json={"task": "cached", "wait": True, "cache": True})
+    http = FastJSONClient(url, timeout=60)
+    try:
+        await http.post_json("/v1/runs", {"task": "cached", "wait": True, "cache": True})
         times = []
         for _ in range(count):
             began = time.perf_counter()
-            body = (await http.post("/v1/runs", json={"task": "cached", "cache": True})).json()
+            body = await http.post_json("/v1/runs", {"task": "cached", "cache": True})
             times.append(time.perf_counter() - began)
             assert body["cached"], body
+    finally:
+        await http.aclose()
     return times
 
 
@@ -124,10 +187,47 @@ async def _in_process(runs: int, clients: int, model_time: float) -> tuple[float
     return time.perf_counter() - began, latencies, outside
 
 
-def _row(name: str, runs: int, wall: float, added: list[float], outside: list[float], ideal: float, failures: int = 0) -> tuple:
+def trivial_app() -> Any:
+    """The HTTP reference: ``POST /v1/runs`` sleeps the model time and answers a run with two steps (no agent, no store)."""
+    from fastapi import FastAPI
+
+    latency = float(os.environ["BENCH_TRIVIAL_LATENCY"])
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/runs")
+    async def run(body: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(2 * latency)
+        return {"status": "succeeded", "task": body.get("task"), "steps": [{"duration": latency}, {"duration": latency}]}
+
+    return app
+
+
+def _trivial_server(port: int, latency: float, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "uvicorn", "--factory", "bench_serve:trivial_app", "--port", str(port),
+               "--log-level", "warning", "--timeout-keep-alive", "75"]
+    env = dict(os.environ, BENCH_TRIVIAL_LATENCY=str(latency), PYTHONPATH=os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]))
+    with open(log, "a") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the trivial endpoint did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.1)
+
+
+def _row(name: str, runs: int, wall: float, added: list[float], outside: list[float], ideal: float, failures: int = 0, cpu: float = float("nan")) -> tuple:
     throughput = runs / wall
     ms = [_pct(values, q) * 1000 for values in (added, outside) for q in (0.5, 0.99)]
-    return (name, throughput, throughput / ideal, *ms, failures)
+    return (name, throughput, throughput / ideal, *ms, failures, cpu * 1000)
 
 
 def main(argv: list[str] | None = None) -> list[tuple]:
@@ -146,6 +246,16 @@ def main(argv: list[str] | None = None) -> list[tuple]:
         os.environ["SERVE_TEST_LLM"] = llm.api_base
         wall, added, outside = asyncio.run(_in_process(args.runs, args.clients, model_time))
         rows.append(_row("in-process agents (reference, no service)", args.runs, wall, added, outside, ideal))
+        port = free_port()
+        trivial = _trivial_server(port, args.latency, tmp / "trivial.log")
+        try:
+            result = asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid))
+            rows.append(_row("HTTP clients -> trivial endpoint (reference)", args.runs, *result[:3], ideal, *result[3:]))
+            result = asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid, httpx_pool=True))
+            rows.append(_row("same, one httpx pool as clients (reference)", args.runs, *result[:3], ideal, *result[3:]))
+        finally:
+            trivial.terminate()
+            trivial.wait(timeout=20)
         stores: list[tuple[str, str | None]] = [("serve, embedded store", None)]
         redis_command = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/sbin:/usr/bin")
         if redis_command:
@@ -159,8 +269,8 @@ def main(argv: list[str] | None = None) -> list[tuple]:
                     args=("--concurrency", str(args.clients), "--queue-size", str(args.runs)),
                 ).start()
                 try:
-                    wall, added, outside, failures = asyncio.run(_clients(server.url, args.runs, args.clients, model_time))
-                    rows.append(_row(name, args.runs, wall, added, outside, ideal, failures))
+                    result = asyncio.run(_clients(server.url, args.runs, args.clients, model_time, server.proc.pid))
+                    rows.append(_row(name, args.runs, *result[:3], ideal, *result[3:]))
                     if redis_url is None:
                         cache_times = asyncio.run(_cache_hits(server.url, args.cache_hits))
                 finally:
@@ -169,10 +279,12 @@ def main(argv: list[str] | None = None) -> list[tuple]:
             if redis is not None:
                 redis.stop()
     print(f"\n{args.runs} runs, {args.clients} clients, 2 steps x {args.latency * 1000:.0f} ms model latency; ideal {ideal:.0f} runs/s")
-    print(f"{'':44} {'runs/s':>8} {'of ideal':>9} {'added p50':>10} {'p99':>8} {'outside steps p50':>18} {'p99':>8} {'failed':>7}")
-    for name, throughput, ratio, p50, p99, o50, o99, failures in rows:
-        print(f"{name:44} {throughput:8.1f} {ratio:9.0%} {p50:10.1f} {p99:8.1f} {o50:18.1f} {o99:8.1f} {failures:7d}")
+    print(f"{'':44} {'runs/s':>8} {'of ideal':>9} {'added p50':>10} {'p99':>8} {'outside steps p50':>18} {'p99':>8} {'failed':>7} {'server CPU/run':>15}")
+    for name, throughput, ratio, p50, p99, o50, o99, failures, cpu in rows:
+        cpu_text = "-" if math.isnan(cpu) else f"{cpu:.2f} ms"
+        print(f"{name:44} {throughput:8.1f} {ratio:9.0%} {p50:10.1f} {p99:8.1f} {o50:18.1f} {o99:8.1f} {failures:7d} {cpu_text:>15}")
     print("added = client latency - 2 x model latency (ms); outside steps = client latency - the run's step durations (ms)")
+    print("server CPU/run = CPU time of the serving process (serve or the trivial endpoint) per run")
     if cache_times:
         print(f"cache hit (embedded store): p50 {_pct(cache_times, 0.5) * 1000:.1f} ms, p99 {_pct(cache_times, 0.99) * 1000:.1f} ms over {len(cache_times)} requests")
     if not redis_command:

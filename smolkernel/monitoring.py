@@ -112,6 +112,15 @@ class Metrics:
         self.tool_calls = prom.Counter("smolkernel_tool_calls", "Tool calls, by tool and status.", ["tool", "status"], registry=reg)
         self.cost = prom.Counter("smolkernel_cost_usd", "Dollars spent on model calls, by model.", ["model"], registry=reg)
         self.runs_in_progress = prom.Gauge("smolkernel_runs_in_progress", "Agent runs executing now.", registry=reg)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, remembered: every model call records several (prometheus_client locks and checks each time)."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def render(self) -> bytes:
         """The metrics in Prometheus' text exposition format."""
@@ -292,12 +301,12 @@ def _finish_model_call(record: ModelCallRecord, operation: str, error_type: str,
     if metrics is None:
         return
     model = record.model_id
-    metrics.operation_duration.labels(operation, model, error_type).observe(seconds)
+    metrics.child(metrics.operation_duration, operation, model, error_type).observe(seconds)
     if usage is not None:
-        metrics.token_usage.labels(operation, model, "input").observe(usage.input_tokens)
-        metrics.token_usage.labels(operation, model, "output").observe(usage.output_tokens)
+        metrics.child(metrics.token_usage, operation, model, "input").observe(usage.input_tokens)
+        metrics.child(metrics.token_usage, operation, model, "output").observe(usage.output_tokens)
         if usage.cost is not None:
-            metrics.cost.labels(model).inc(usage.cost)
+            metrics.child(metrics.cost, model).inc(usage.cost)
 
 
 @contextlib.contextmanager
@@ -321,7 +330,7 @@ def tool_call(name: str, call_id: str | None = None) -> Iterator[Any]:
         finally:
             metrics = _active_metrics.get()
             if metrics is not None:
-                metrics.tool_calls.labels(name, status).inc()
+                metrics.child(metrics.tool_calls, name, status).inc()
 
 
 @dataclass
@@ -367,7 +376,7 @@ def agent_run(agent_name: str, model_id: str, run_id: str, *, depth: int = 0) ->
         finally:
             if metrics is not None:
                 metrics.runs_in_progress.dec()
-                metrics.runs.labels(status).inc()
+                metrics.child(metrics.runs, status).inc()
 
 
 def _run_status(record: AgentRunRecord) -> str:

@@ -135,6 +135,8 @@ class KernelExecutor(Executor):
         self._lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
         self._install_needed = True
+        self._installed_code: str | None = None
+        """The stubs the sibling has (what ``_install`` last sent)."""
         self._lost = False  # the sibling died outside run(); the next run reports the workspace lost
         self._msg_id = ""
 
@@ -238,6 +240,8 @@ class KernelExecutor(Executor):
         """
         merged = {"final_answer": FinalAnswerTool(), **dict(tools)}
         self.bridge.set_tools(merged)
+        if not self._install_needed and self.bridge.install_code() == self._installed_code:
+            return  # the sibling has these very stubs (a pooled kernel lent again): the host half is enough
         self._install_needed = True
         if self.is_alive():  # a dead sibling gets the tools when run() restarts it
             async with self._lock:
@@ -299,7 +303,9 @@ class KernelExecutor(Executor):
 
     async def _install(self) -> None:
         """Send the bridge and the current stubs in one silent execution."""
-        await self._internal(self.bridge.install_code())
+        code = self.bridge.install_code()
+        await self._internal(code)
+        self._installed_code = code
         self._install_needed = False
 
     async def _internal(self, code: str) -> None:

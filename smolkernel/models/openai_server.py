@@ -79,14 +79,12 @@ class OpenAIServerModel(HTTPChatModel):
         raise MissingAPIKeyError(f"{self._describe()} has no API key for {where}: set the OPENAI_API_KEY environment variable")
 
     def _check_ready(self) -> None:
-        try:
-            import openai  # noqa: F401
-        except ImportError:
-            raise MissingExtraError("openai", "openai", "OpenAIServerModel") from None
+        if self.transport == "sdk":  # the fast path needs no SDK (importing it takes seconds)
+            _import_openai()
         self._resolved_key()
 
     def _make_client(self) -> Any:
-        import openai
+        openai = _import_openai()
 
         # The SDK's own retries are off: ours are the same for every backend.
         return openai.AsyncOpenAI(
@@ -126,3 +124,16 @@ class OpenAIServerModel(HTTPChatModel):
         fast = self._fast_clients.pop_current()
         if fast is not None:
             await fast.aclose()
+
+
+def _import_openai() -> Any:
+    """The ``openai`` SDK (streamed calls, ``transport="sdk"``).
+
+    Raises:
+        MissingExtraError: it is not installed.
+    """
+    try:
+        import openai
+    except ImportError:
+        raise MissingExtraError("openai", "openai", "OpenAIServerModel") from None
+    return openai

@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,10 +44,11 @@ def service_of(request: Request) -> RunService:
     return request.app.state.service
 
 
-def owner_of(request: Request, access_token: str | None = Query(None, include_in_schema=False)) -> str | None:
+async def owner_of(request: Request) -> str | None:
     """The caller's owner id (a hash of its key); None when the server needs no key.
 
     ``?access_token=`` is accepted too, for browsers' EventSource, which cannot set headers.
+    A coroutine, so that FastAPI calls it in the event loop rather than in a worker thread.
 
     Raises:
         HTTPException: 401 without a valid key.
@@ -56,7 +57,7 @@ def owner_of(request: Request, access_token: str | None = Query(None, include_in
     if not keys:
         return None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else (access_token or "")
+    token = token.strip() if scheme.lower() == "bearer" else request.query_params.get("access_token", "")
     if not token or not any(hmac.compare_digest(token.encode(), k.encode()) for k in keys):
         raise HTTPException(401, "a valid API key is required: send 'Authorization: Bearer KEY'", headers={"WWW-Authenticate": "Bearer"})
     return hashlib.sha256(token.encode()).hexdigest()[:16]

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from ..exceptions import QueueFull, StoreUnavailable
 from ..monitoring import Metrics, use_metrics
 from .events import EventWriter
+from .offload import QuickCalls
 from .pool import RunPool
 from .records import cache_key, json_safe, new_run, remember, restore_memory, run_view, step_record
 from .settings import ServeSettings
@@ -54,10 +55,15 @@ class RunService:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._agents: dict[str, Any] = {}
         self._stop_reason: dict[str, str] = {}
-        self._finished: dict[str, asyncio.Event] = {}
+        self._finished: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        """Runs this process will finish -> their final record, once saved (what ``wait`` answers)."""
+        self._accepted: dict[str, dict[str, Any]] = {}
+        """Records of runs accepted here and not started yet (``_execute`` need not read them back)."""
         self._session_locks: dict[str, list[Any]] = {}
         self._suspects: set[str] = set()
         self._background: list[asyncio.Task[Any]] = []
+        self._quick = QuickCalls()
+        """Builds and closes agents in the loop once they have proven quick (else in threads)."""
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -148,9 +154,15 @@ class RunService:
             raise QueueFull("every worker is busy and the queue is full; retry later", self.pool.retry_after())
         run["instance"] = self.instance
         await self.store.put_run(run, new=True)
-        self._finished[run["run_id"]] = asyncio.Event()
+        self._expect(run, fresh=True)
         self.pool.submit(run["run_id"], force=True)
         return run
+
+    def _expect(self, run: dict[str, Any], *, fresh: bool = False) -> None:
+        """Note a run this process is about to queue; ``fresh``: just made here, so it has no events yet."""
+        self._finished[run["run_id"]] = asyncio.get_running_loop().create_future()
+        if fresh:
+            self._accepted[run["run_id"]] = dict(run)
 
     async def _from_cache(self, run: dict[str, Any], hit: dict[str, Any]) -> dict[str, Any]:
         now = time.time()
@@ -167,9 +179,10 @@ class RunService:
         """The run's record once it is final, or as it is after ``timeout`` seconds."""
         done = self._finished.get(run_id)
         if done is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(done.wait(), timeout)
-            return await self.store.get_run(run_id)
+            try:
+                return await asyncio.wait_for(asyncio.shield(done), timeout)
+            except asyncio.TimeoutError:
+                return await self.store.get_run(run_id)
         deadline = time.monotonic() + timeout
         while True:  # a run executing in another replica
             run = await self.store.get_run(run_id)
@@ -182,6 +195,7 @@ class RunService:
     async def cancel(self, run_id: str) -> None:
         """Cancel a queued or running run, wherever it runs (no-op once it is final)."""
         if self.pool.cancel_queued(run_id):
+            self._accepted.pop(run_id, None)
             run = await self.store.get_run(run_id)
             if run is not None:
                 await self._finish(run, "cancelled", "cancelled before it started", None)
@@ -206,7 +220,10 @@ class RunService:
     # -- executing ----------------------------------------------------------------
 
     async def _execute(self, run_id: str) -> None:
-        run = await self._persist(self.store.get_run, run_id)
+        run = self._accepted.pop(run_id, None)
+        fresh = run is not None
+        if run is None:
+            run = await self._persist(self.store.get_run, run_id)
         if run is None or run["status"] in FINAL_STATUSES:
             return
         if await self._persist(self.store.cancel_requested, run_id):
@@ -217,7 +234,8 @@ class RunService:
             session = await self._persist(self.store.get_session, session_id) if session_id else None
             run.update(status="running", started=time.time(), attempts=run.get("attempts", 0) + 1, instance=self.instance)
             await self._persist(self.store.put_run, run)
-            writer = EventWriter(self.store, run_id, await self._persist(self.store.last_event_id, run_id), self._persist)
+            last_id = 0 if fresh else await self._persist(self.store.last_event_id, run_id)
+            writer = EventWriter(self.store, run_id, last_id, self._persist)
             writer.start()
             await self._run_agent(run, session, writer)
 
@@ -241,7 +259,7 @@ class RunService:
         run_id = run["run_id"]
         summary = ""
         try:
-            agent = await asyncio.to_thread(self.settings.agent_factory)
+            agent = await self._quick("build", self.settings.agent_factory)
         except Exception as exc:
             await self._finish(run, "failed", f"the agent could not be built: {type(exc).__name__}: {exc}", writer)
             return
@@ -269,7 +287,7 @@ class RunService:
             if agent.memory.interactions:
                 summary = agent.memory.interactions[-1].summary
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(agent.close)
+                await self._quick("close", agent.close)
         await self._finish(run, status, error, writer, result=result, session=session, summary=summary, memory_size=agent.memory.memory_size)
 
     async def _drive(self, agent: Any, run: dict[str, Any], writer: EventWriter) -> Any:
@@ -320,8 +338,8 @@ class RunService:
             value = {k: run[k] for k in ("run_id", "output", "steps", "cost")}
             await self._persist(self.store.cache_put, run["cache_key"], value, ttl)
         done = self._finished.pop(run["run_id"], None)
-        if done is not None:
-            done.set()
+        if done is not None and not done.done():
+            done.set_result(run)
 
     async def _persist(self, method: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Call a store method, retrying while the store is unreachable (up to ``store_retry_seconds``)."""
@@ -374,7 +392,7 @@ class RunService:
             if was_running:
                 run["error"] = "re-run: the server running it stopped before it finished"
             await self.store.put_run(run)
-            self._finished[run["run_id"]] = asyncio.Event()
+            self._expect(run)
             self.pool.submit(run["run_id"], force=True)
         else:
             await self._finish(run, "failed", INTERRUPTED, None)

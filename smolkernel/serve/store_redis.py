@@ -15,6 +15,11 @@ Keys (``PREFIX`` is ``smolkernel:`` unless given)::
 Cancel requests are also published on the channel ``cancel`` so the server
 running the run acts at once. Lost connections raise StoreUnavailable; the
 client reconnects on the next call.
+
+Writes are pipelined: the run records, events, sessions and cached results
+written during one pass of the event loop (by every run at once) go to Redis
+in one MULTI/EXEC round trip, and each writer's call returns once Redis has
+answered it, so what a call has written is stored when it returns.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ class RedisStore(Store):
         self.url = url
         self.prefix = prefix
         self._client: Any = None
+        self._pending: list[tuple[Callable[[Any], None], asyncio.Future[None]]] = []
+        self._flushing: set[asyncio.Task[None]] = set()
 
     @property
     def safe_url(self) -> str:
@@ -112,6 +119,49 @@ class RedisStore(Store):
             raise RuntimeError("the store is not started")
         return self._client
 
+    async def _write(self, build: Callable[[Any], None]) -> None:
+        """Queue the commands that ``build(pipeline)`` adds for this loop pass's round trip; wait for their replies."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._start_flush)
+        self._pending.append((build, future))
+        await future
+
+    def _start_flush(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self) -> None:
+        """Send every pending write in one MULTI/EXEC; an error in one caller's commands fails only that caller."""
+        pending, self._pending = self._pending, []
+        try:
+            pipe = self.r.pipeline(transaction=True)
+            spans = []
+            for build, _ in pending:
+                start = len(pipe.command_stack)
+                build(pipe)
+                spans.append((start, len(pipe.command_stack)))
+            replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            for _, future in pending:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:
+            for _, future in pending:
+                future.cancel()
+            raise
+        for (start, end), (_, future) in zip(spans, pending):
+            if future.done():
+                continue
+            error = next((r for r in replies[start:end] if isinstance(r, Exception)), None)
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
     @_guard
     async def ping(self) -> None:
         await self.r.ping()
@@ -120,20 +170,22 @@ class RedisStore(Store):
 
     @_guard
     async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
-        run_id = run["run_id"]
-        pipe = self.r.pipeline(transaction=True)
-        pipe.set(self._k("run", run_id), json.dumps(run))
-        if run["status"] in ACTIVE_STATUSES:
-            pipe.hset(self._k("active"), run_id, run.get("instance") or "")
-        else:
-            pipe.hdel(self._k("active"), run_id)
-            pipe.expire(self._k("run", run_id), FINISHED_RUN_TTL)
-            pipe.expire(self._k("events", run_id), FINISHED_RUN_TTL)
-        if new:
-            recent = self._k("recent", run.get("owner") or "-")
-            pipe.lpush(recent, run_id)
-            pipe.ltrim(recent, 0, RECENT_KEPT - 1)
-        await pipe.execute()
+        run_id, text = run["run_id"], json.dumps(run)
+
+        def build(pipe: Any) -> None:
+            if run["status"] in ACTIVE_STATUSES:
+                pipe.set(self._k("run", run_id), text)
+                pipe.hset(self._k("active"), run_id, run.get("instance") or "")
+            else:
+                pipe.set(self._k("run", run_id), text, ex=FINISHED_RUN_TTL)
+                pipe.hdel(self._k("active"), run_id)
+                pipe.expire(self._k("events", run_id), FINISHED_RUN_TTL)
+            if new:
+                recent = self._k("recent", run.get("owner") or "-")
+                pipe.lpush(recent, run_id)
+                pipe.ltrim(recent, 0, RECENT_KEPT - 1)
+
+        await self._write(build)
 
     @_guard
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -160,11 +212,14 @@ class RedisStore(Store):
 
     @_guard
     async def add_events(self, run_id: str, events: list[Event]) -> None:
-        pipe = self.r.pipeline(transaction=False)
         key = self._k("events", run_id)
-        for number, kind, data in events:
-            pipe.xadd(key, {"type": kind, "data": json.dumps(data)}, id=f"{number}-1")
-        await pipe.execute()
+        entries = [(f"{number}-1", {"type": kind, "data": json.dumps(data)}) for number, kind, data in events]
+
+        def build(pipe: Any) -> None:
+            for entry_id, fields in entries:
+                pipe.xadd(key, fields, id=entry_id)
+
+        await self._write(build)
 
     @staticmethod
     def _decode(entries: list[Any]) -> list[Event]:
@@ -222,7 +277,8 @@ class RedisStore(Store):
 
     @_guard
     async def put_session(self, session: dict[str, Any]) -> None:
-        await self.r.set(self._k("session", session["session_id"]), json.dumps(session))
+        key, text = self._k("session", session["session_id"]), json.dumps(session)
+        await self._write(lambda pipe: pipe.set(key, text))
 
     @_guard
     async def cache_get(self, key: str) -> dict[str, Any] | None:
@@ -231,7 +287,8 @@ class RedisStore(Store):
 
     @_guard
     async def cache_put(self, key: str, value: dict[str, Any], ttl: float) -> None:
-        await self.r.set(self._k("cache", key), json.dumps(value), px=max(1, int(ttl * 1000)))
+        name, text, px = self._k("cache", key), json.dumps(value), max(1, int(ttl * 1000))
+        await self._write(lambda pipe: pipe.set(name, text, px=px))
 
     # -- server liveness --------------------------------------------------------
 

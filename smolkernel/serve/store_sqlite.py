@@ -1,14 +1,23 @@
 """EmbeddedStore: the run store in one SQLite file, for a single server process.
 
 WAL journal with ``synchronous=NORMAL``: a commit survives the process being
-killed (``kill -9``), which is what crash safety needs; calls are short and
-run on the event loop. A lock file (``flock``) keeps a second server from
-using the same folder at the same time.
+killed (``kill -9``), which is what crash safety needs. A lock file
+(``flock``) keeps a second server from using the same folder at the same time.
+
+Writes are group-committed by one writer thread with its own connection:
+the writes made while the previous commit was under way (many runs write
+their events and records at once) go into one transaction, and each writer's
+call returns once that transaction is committed, so what a call has written
+is safe when it returns. The event loop reads through a second connection
+(short indexed queries) and never waits for a commit: one that stalls on a
+busy disk (tens of milliseconds on a shared machine) delays only the writers
+waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -21,6 +30,9 @@ from ..exceptions import ConfigurationError
 from .store import ACTIVE_STATUSES, Event, Store
 
 __all__ = ["EmbeddedStore"]
+
+Statement = tuple[str, Any, bool]
+"""(SQL, parameters, executemany?) of one write."""
 
 _SCHEMA = """
 create table if not exists runs (run_id text primary key, owner text, status text, created real, data text not null);
@@ -46,8 +58,12 @@ class EmbeddedStore(Store):
         self.folder = Path(folder)
         self.path = self.folder / "smolkernel-serve.sqlite3"
         self._db: sqlite3.Connection | None = None
+        self._writer_db: sqlite3.Connection | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock_file: Any = None
         self._waiters: dict[str, asyncio.Event] = {}
+        self._pending: list[tuple[list[Statement], asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -59,15 +75,23 @@ class EmbeddedStore(Store):
             raise ConfigurationError(
                 f"another smolkernel server uses {self.folder}; give this one another --data-dir, or share runs through --redis"
             ) from None
+        self._writer_db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._writer_db.execute("pragma journal_mode=wal")
+        self._writer_db.execute("pragma synchronous=normal")
+        self._writer_db.executescript(_SCHEMA)
+        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="smolkernel-store")
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("pragma journal_mode=wal")
-        self._db.execute("pragma synchronous=normal")
-        self._db.executescript(_SCHEMA)
 
     async def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._committer is not None:
+            await asyncio.shield(self._committer)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        for db in (self._db, self._writer_db):
+            if db is not None:
+                db.close()
+        self._db = self._writer_db = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -78,14 +102,77 @@ class EmbeddedStore(Store):
             raise RuntimeError("the store is not started")
         return self._db
 
+    async def _write(self, *statements: Statement) -> None:
+        """Run ``statements`` in the next group commit; return once it is committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((list(statements), future))
+        if self._committer is None:
+            self._committer = asyncio.get_running_loop().create_task(self._commit_pending())
+        await future
+
+    async def _commit_pending(self) -> None:
+        """Commit the pending writes, a group at a time, in the writer thread, until none are left."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                pending, self._pending = self._pending, []
+                try:
+                    if self._writer is None:
+                        raise RuntimeError("the store is closed")
+                    errors = await loop.run_in_executor(self._writer, self._commit_group, [statements for statements, _ in pending])
+                except Exception as exc:
+                    errors = [exc] * len(pending)
+                except BaseException:  # cancelled: the writers waiting for this group stop waiting
+                    for _, future in pending:
+                        future.cancel()
+                    raise
+                for (_, future), error in zip(pending, errors):
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._committer = None
+
+    def _commit_group(self, groups: list[list[Statement]]) -> list[Exception | None]:
+        """(writer thread) One transaction for every group; each group alone if that fails. Returns each group's error."""
+        try:
+            self._transaction([statement for group in groups for statement in group])
+            return [None] * len(groups)
+        except Exception:
+            pass
+        errors: list[Exception | None] = []
+        for group in groups:  # so one bad write fails only its own caller
+            try:
+                self._transaction(group)
+                errors.append(None)
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+    def _transaction(self, statements: list[Statement]) -> None:
+        db = self._writer_db
+        if db is None:
+            raise RuntimeError("the store is closed")
+        db.execute("begin")
+        try:
+            for sql, parameters, many in statements:
+                (db.executemany if many else db.execute)(sql, parameters)
+        except BaseException:
+            db.execute("rollback")
+            raise
+        db.execute("commit")
+
     async def ping(self) -> None:
         self.db.execute("select 1")
 
     async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
-        self.db.execute(
+        await self._write((
             "insert or replace into runs (run_id, owner, status, created, data) values (?, ?, ?, ?, ?)",
-            (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), json.dumps(run)),
-        )
+            (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), json.dumps(run)), False,
+        ))
 
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.db.execute("select data from runs where run_id = ?", (run_id,)).fetchone()
@@ -103,10 +190,10 @@ class EmbeddedStore(Store):
         return [json.loads(r[0]) for r in rows]
 
     async def add_events(self, run_id: str, events: list[Event]) -> None:
-        self.db.executemany(
+        await self._write((
             "insert or replace into events (run_id, id, type, data) values (?, ?, ?, ?)",
-            [(run_id, i, kind, json.dumps(data)) for i, kind, data in events],
-        )
+            [(run_id, i, kind, json.dumps(data)) for i, kind, data in events], True,
+        ))
         waiter = self._waiters.pop(run_id, None)
         if waiter is not None:
             waiter.set()
@@ -131,7 +218,7 @@ class EmbeddedStore(Store):
         return int(row[0] or 0)
 
     async def request_cancel(self, run_id: str) -> None:
-        self.db.execute("insert or ignore into cancels (run_id) values (?)", (run_id,))
+        await self._write(("insert or ignore into cancels (run_id) values (?)", (run_id,), False))
 
     async def cancel_requested(self, run_id: str) -> bool:
         return self.db.execute("select 1 from cancels where run_id = ?", (run_id,)).fetchone() is not None
@@ -141,7 +228,7 @@ class EmbeddedStore(Store):
         return json.loads(row[0]) if row else None
 
     async def put_session(self, session: dict[str, Any]) -> None:
-        self.db.execute("insert or replace into sessions (session_id, data) values (?, ?)", (session["session_id"], json.dumps(session)))
+        await self._write(("insert or replace into sessions (session_id, data) values (?, ?)", (session["session_id"], json.dumps(session)), False))
 
     async def cache_get(self, key: str) -> dict[str, Any] | None:
         row = self.db.execute("select data, expires from cache where key = ?", (key,)).fetchone()
@@ -151,8 +238,10 @@ class EmbeddedStore(Store):
 
     async def cache_put(self, key: str, value: dict[str, Any], ttl: float) -> None:
         now = time.time()
-        self.db.execute("insert or replace into cache (key, data, expires) values (?, ?, ?)", (key, json.dumps(value), now + ttl))
-        self.db.execute("delete from cache where expires < ?", (now,))
+        await self._write(
+            ("insert or replace into cache (key, data, expires) values (?, ?, ?)", (key, json.dumps(value), now + ttl), False),
+            ("delete from cache where expires < ?", (now,), False),
+        )
 
     async def alive_instances(self) -> set[str] | None:
         return None

@@ -39,7 +39,7 @@ def test_missing_sdk_names_the_extra():
         "from smolkernel.exceptions import MissingExtraError\n"
         "from smolkernel.models import LiteLLMModel, OpenAIServerModel, InferenceClientModel, TransformersModel\n"
         "msgs = [{'role': 'user', 'content': 'hi'}]\n"
-        "for model in (LiteLLMModel('openai/x', api_key='k'), OpenAIServerModel('x', api_key='k'),\n"
+        "for model in (LiteLLMModel('openai/x', api_key='k'), OpenAIServerModel('x', api_key='k', transport='sdk'),\n"
         "              InferenceClientModel('x', api_base='http://127.0.0.1:9/v1'), TransformersModel('/nowhere')):\n"
         "    try:\n"
         "        model.generate(msgs)\n"
@@ -48,3 +48,17 @@ def test_missing_sdk_names_the_extra():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["litellm", "openai", "hf", "transformers"], result.stderr
+
+
+def test_the_fast_path_needs_no_openai_sdk():
+    """OpenAIServerModel's default transport talks HTTP itself: non-streamed calls work with the SDK hidden."""
+    code = (
+        "import sys\n"
+        "sys.modules['openai'] = None\n"
+        "from smolkernel.models import OpenAIServerModel\n"
+        "from smolkernel.testing import LoopbackLLMServer\n"
+        "with LoopbackLLMServer(['pong']) as server:\n"
+        "    print(OpenAIServerModel('x', api_base=server.api_base).generate([{'role': 'user', 'content': 'ping'}]).content)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["pong"], result.stderr

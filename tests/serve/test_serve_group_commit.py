@@ -1,0 +1,35 @@
+"""EmbeddedStore group commits: concurrent writers share transactions, each sees its write once its call returns."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from smolkernel.serve.records import new_run
+from smolkernel.serve.store_sqlite import EmbeddedStore
+
+
+def test_concurrent_writes_are_committed_when_their_calls_return(tmp_path):
+    async def scenario() -> tuple[list[bool], int, int]:
+        store = EmbeddedStore(tmp_path)
+        await store.start()
+        runs = [new_run(f"task {i}", owner=None, session_id=None, variables=None, cache=None, cache_ttl=None) for i in range(200)]
+
+        async def write(run: dict) -> bool:
+            await store.put_run(run, new=True)
+            await store.add_events(run["run_id"], [(1, "run_started", {"n": 1}), (2, "step_started", {"n": 2})])
+            # visible to the loop's own reader connection, and to any other process, at once
+            return (await store.get_run(run["run_id"]))["task"] == run["task"] and await store.last_event_id(run["run_id"]) == 2
+
+        seen = await asyncio.gather(*(write(run) for run in runs))
+        pending_close = [asyncio.ensure_future(store.put_run({**runs[0], "status": "succeeded"}))]
+        await asyncio.sleep(0)
+        await store.close()  # waits for the commit under way
+        await asyncio.gather(*pending_close)
+        db = sqlite3.connect(tmp_path / "smolkernel-serve.sqlite3")
+        counts = db.execute("select count(*) from runs").fetchone()[0], db.execute("select count(*) from runs where status = 'succeeded'").fetchone()[0]
+        db.close()
+        return seen, *counts
+
+    seen, stored, succeeded = asyncio.run(scenario())
+    assert all(seen) and stored == 200 and succeeded == 1
