@@ -308,10 +308,10 @@ def _count_usage(result: RemoteRunResult) -> None:
         usage = step.get("token_usage") or {}
         if step.get("type") != "action" or not (usage.get("input_tokens") or usage.get("output_tokens")):
             continue
-        metrics.token_usage.labels("chat", model, "input").observe(usage.get("input_tokens", 0))
-        metrics.token_usage.labels("chat", model, "output").observe(usage.get("output_tokens", 0))
+        metrics.child(metrics.token_usage, "chat", model, "input").observe(usage.get("input_tokens", 0))
+        metrics.child(metrics.token_usage, "chat", model, "output").observe(usage.get("output_tokens", 0))
         if usage.get("cost") is not None:
-            metrics.cost.labels(model).inc(usage["cost"])
+            metrics.child(metrics.cost, model).inc(usage["cost"])
 
 
 class DaskRunService(RunService):

@@ -126,7 +126,9 @@ def test_runs_execute_on_the_workers_and_stream_their_steps(dask_server):
         again = http.post("/v1/runs", json={"task": "and now", "session_id": "s1", "wait": True}).json()
         assert again["status"] == "succeeded" and again["output"]["remembered"] == 1  # the session's memory went to the worker
         assert http.get("/v1/sessions/s1").json()["memory"]["runs"] == 2
-        assert "smolkernel_runs_total{status=\"succeeded\"}" in http.get("/metrics").text
+        metrics = http.get("/metrics").text  # the server's own figures of runs done on the workers
+        assert "smolkernel_runs_total{status=\"succeeded\"}" in metrics
+        assert 'gen_ai_client_token_usage_count{gen_ai_operation_name="chat",gen_ai_request_model="loopback",gen_ai_token_type="input"}' in metrics
         health = http.get("/healthz").json()
         assert health["dask"] == client.scheduler.address and health["dask_workers"] == 2
 
