@@ -4,8 +4,10 @@ The image test builds ``smolkernel-serve`` offline with ``deploy/build-image.sh`
 on the base image that ``smolkernel image build`` makes (mmdebstrap; built
 first when missing, a few minutes), starts it
 with host networking (this machine's dockerd runs with ``--bridge=none``) and
-calls its API over real HTTP. Skipped locally when docker or its daemon is
-missing; a failure under ``CI=true``.
+calls its API over real HTTP; then it runs compose.yaml's Dask services from
+the same image (a scheduler and a worker container, and the API with
+``--dask``). Skipped locally when docker or its daemon is missing; a failure
+under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -101,7 +103,53 @@ def test_server_image_builds_offline_and_serves_an_agent(tmp_path):
         assert run["status"] == "succeeded" and run["output"] == "served from the image"
         user = subprocess.run(["docker", "exec", container, "id", "-u"], capture_output=True, text=True, timeout=30).stdout.strip()
         assert user == "1000"  # the server does not run as root
-        dask = subprocess.run(["docker", "run", "--rm", "--entrypoint", "dask", tag, "worker", "--help"], capture_output=True, text=True, timeout=60)
-        assert dask.returncode == 0 and "SCHEDULER" in dask.stdout  # compose.yaml's scheduler and workers run this image
     finally:
         subprocess.run(["docker", "stop", "-t", "5", container], capture_output=True, timeout=60)
+    _serves_on_dask_containers(tag, agent)
+
+
+def _free_port() -> int:
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, container: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            response = httpx.get(f"{url}/healthz", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, subprocess.run(["docker", "logs", container], capture_output=True, text=True).stdout
+        time.sleep(0.3)
+
+
+def _serves_on_dask_containers(tag: str, agent: Path) -> None:
+    """compose.yaml's Dask services, with host networking: a scheduler and a worker container run by the
+    image's ``dask`` command, and the API container with ``--dask``; the run executes in the worker container."""
+    scheduler, port = _free_port(), _free_port()
+    run = ["docker", "run", "-d", "--rm", "--network", "host"]
+    containers = [
+        subprocess.run([*run, "--entrypoint", "tini", tag, "--", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(scheduler),
+                        "--dashboard-address", f":{_free_port()}"], capture_output=True, text=True, timeout=60).stdout.strip(),
+        subprocess.run([*run, "--entrypoint", "tini", tag, "--", "dask", "worker", f"tcp://127.0.0.1:{scheduler}", "--host", "127.0.0.1",
+                        "--nworkers", "1", "--nthreads", "16", "--local-directory", "/tmp/dask"], capture_output=True, text=True, timeout=60).stdout.strip(),
+    ]
+    try:
+        containers.append(subprocess.run(
+            [*run, "-v", f"{agent}:/agent:ro", tag, "--agent", "/agent/agent.yaml", "--host", "127.0.0.1", "--port", str(port),
+             "--data-dir", "/data", "--dask", f"tcp://127.0.0.1:{scheduler}"], capture_output=True, text=True, timeout=60,
+        ).stdout.strip())
+        url = f"http://127.0.0.1:{port}"
+        assert _wait_healthy(url, containers[-1])["dask"] == f"tcp://127.0.0.1:{scheduler}"
+        done = httpx.post(f"{url}/v1/runs", json={"task": "hi", "wait": True}, timeout=60).json()
+        assert done["status"] == "succeeded" and done["output"] == "served from the image", done
+        # the pid the run reports is, in the worker container, the worker process the nanny spawned
+        command = subprocess.run(["docker", "exec", containers[1], "cat", f"/proc/{done['worker']['pid']}/cmdline"],
+                                 capture_output=True, text=True, timeout=30).stdout
+        assert "spawn_main" in command, command
+    finally:
+        subprocess.run(["docker", "stop", "-t", "5", *containers], capture_output=True, timeout=60)
