@@ -42,7 +42,7 @@ def test_a_run_started_on_one_replica_is_read_streamed_and_cancelled_through_the
         wait_status(a2, long, ("running",))
         began = time.monotonic()
         cancelled = a2.post(f"/v1/runs/{long}/cancel").json()
-        assert cancelled["status"] == "cancelled" and time.monotonic() - began < 5
+        assert cancelled["status"] == "cancelled" and time.monotonic() - began < 15  # well before the 30 s run could end
         assert a1.get(f"/v1/runs/{long}").json()["status"] == "cancelled"
 
 
