@@ -21,13 +21,15 @@ import asyncio
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "serve"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_serve import _clients  # noqa: E402  (one client loop for both serve benchmarks: a lean keep-alive connection per client)
 from serve_agents import loopback_reply  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
 
@@ -65,31 +67,6 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _clients(url: str, runs: int, clients: int, model_time: float) -> tuple[float, list[float], int]:
-    """``clients`` concurrent clients post ``runs`` runs with ``wait``; (wall seconds, added latencies, failures)."""
-    import httpx
-
-    added: list[float] = []
-    failures = 0
-    todo = iter(range(runs))
-
-    async def client(http: httpx.AsyncClient) -> None:
-        nonlocal failures
-        for index in todo:
-            began = time.perf_counter()
-            response = await http.post("/v1/runs", json={"task": f"bench {index}", "wait": True})
-            if response.status_code != 200 or response.json()["status"] != "succeeded":
-                failures += 1
-                continue
-            added.append(time.perf_counter() - began - model_time)
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        began = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-        return time.perf_counter() - began, added, failures
-
-
 def main(argv: list[str] | None = None) -> list[tuple]:
     """Measure both rows and print the table; returns the rows."""
     import distributed
@@ -112,7 +89,7 @@ def main(argv: list[str] | None = None) -> list[tuple]:
             server = ServeProcess(tmp, agent=str(tmp / "agent.yaml"), args=(*common, *extra)).start()
             try:
                 asyncio.run(_clients(server.url, args.clients * 2, args.clients, model_time))  # warm every worker's imports
-                wall, added, failures = asyncio.run(_clients(server.url, args.runs, args.clients, model_time))
+                wall, added, _, failures, _ = asyncio.run(_clients(server.url, args.runs, args.clients, model_time))
             finally:
                 server.stop()
             throughput = args.runs / wall
