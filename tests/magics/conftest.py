@@ -23,6 +23,10 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     yield ip
     ip.run_line_magic("unload_ext", "smolkernel")
     ip.reset(new_session=False)
+    # The shell's namespace is now sys.modules["__main__"] for the rest of the session, and
+    # reset() leaves it without __spec__, which multiprocessing's spawn reads: later tests
+    # starting Dask worker processes would fail. A script's __main__ has __spec__ = None.
+    ip.user_ns.setdefault("__spec__", None)
 
 
 @pytest.fixture
