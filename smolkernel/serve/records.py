@@ -15,6 +15,7 @@ from typing import Any
 from ..agents import events as ev
 from ..memory import ActionStep, Interaction, PlanningStep, Step
 from ..models.base import TokenUsage
+from ._json import json_safe
 
 __all__ = ["new_run", "run_view", "step_record", "event_record", "cache_key", "json_safe", "remember", "restore_memory"]
 
@@ -23,15 +24,6 @@ VIEW_FIELDS = (
     "duration", "created", "started", "finished", "cached", "cached_from", "attempts", "worker",
 )
 """The fields of a run that the API shows; the rest (owner, instance, ...) stays inside."""
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` when it survives JSON, else its ``repr``."""
-    try:
-        json.dumps(value, allow_nan=False)
-        return value
-    except (TypeError, ValueError, RecursionError):
-        return repr(value)
 
 
 def new_run(task: str, *, owner: str | None, session_id: str | None, variables: dict[str, Any] | None, cache: str | None, cache_ttl: float | None) -> dict[str, Any]:

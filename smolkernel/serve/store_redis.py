@@ -27,11 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..exceptions import MissingExtraError, StoreUnavailable
+from ._json import dumps, loads
 from .store import ACTIVE_STATUSES, Event, Store
 
 __all__ = ["RedisStore"]
@@ -170,7 +170,7 @@ class RedisStore(Store):
 
     @_guard
     async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
-        run_id, text = run["run_id"], json.dumps(run)
+        run_id, text = run["run_id"], dumps(run)
 
         def build(pipe: Any) -> None:
             if run["status"] in ACTIVE_STATUSES:
@@ -190,13 +190,13 @@ class RedisStore(Store):
     @_guard
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
         text = await self.r.get(self._k("run", run_id))
-        return json.loads(text) if text else None
+        return loads(text) if text else None
 
     async def _runs(self, ids: list[str]) -> list[dict[str, Any]]:
         if not ids:
             return []
         texts = await self.r.mget([self._k("run", i) for i in ids])
-        return [json.loads(t) for t in texts if t]
+        return [loads(t) for t in texts if t]
 
     @_guard
     async def active_runs(self) -> list[dict[str, Any]]:
@@ -213,7 +213,7 @@ class RedisStore(Store):
     @_guard
     async def add_events(self, run_id: str, events: list[Event]) -> None:
         key = self._k("events", run_id)
-        entries = [(f"{number}-1", {"type": kind, "data": json.dumps(data)}) for number, kind, data in events]
+        entries = [(f"{number}-1", {"type": kind, "data": dumps(data)}) for number, kind, data in events]
 
         def build(pipe: Any) -> None:
             for entry_id, fields in entries:
@@ -223,7 +223,7 @@ class RedisStore(Store):
 
     @staticmethod
     def _decode(entries: list[Any]) -> list[Event]:
-        return [(int(entry_id.split("-")[0]), fields["type"], json.loads(fields["data"])) for entry_id, fields in entries]
+        return [(int(entry_id.split("-")[0]), fields["type"], loads(fields["data"])) for entry_id, fields in entries]
 
     @_guard
     async def read_events(self, run_id: str, after: int, timeout: float) -> list[Event]:
@@ -273,21 +273,21 @@ class RedisStore(Store):
     @_guard
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
         text = await self.r.get(self._k("session", session_id))
-        return json.loads(text) if text else None
+        return loads(text) if text else None
 
     @_guard
     async def put_session(self, session: dict[str, Any]) -> None:
-        key, text = self._k("session", session["session_id"]), json.dumps(session)
+        key, text = self._k("session", session["session_id"]), dumps(session)
         await self._write(lambda pipe: pipe.set(key, text))
 
     @_guard
     async def cache_get(self, key: str) -> dict[str, Any] | None:
         text = await self.r.get(self._k("cache", key))
-        return json.loads(text) if text else None
+        return loads(text) if text else None
 
     @_guard
     async def cache_put(self, key: str, value: dict[str, Any], ttl: float) -> None:
-        name, text, px = self._k("cache", key), json.dumps(value), max(1, int(ttl * 1000))
+        name, text, px = self._k("cache", key), dumps(value), max(1, int(ttl * 1000))
         await self._write(lambda pipe: pipe.set(name, text, px=px))
 
     # -- server liveness --------------------------------------------------------

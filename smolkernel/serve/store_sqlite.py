@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import fcntl
-import json
 import os
 import sqlite3
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ._json import dumps, loads
 from .store import ACTIVE_STATUSES, Event, Store
 
 __all__ = ["EmbeddedStore"]
@@ -171,28 +171,28 @@ class EmbeddedStore(Store):
     async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
         await self._write((
             "insert or replace into runs (run_id, owner, status, created, data) values (?, ?, ?, ?, ?)",
-            (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), json.dumps(run)), False,
+            (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), dumps(run)), False,
         ))
 
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.db.execute("select data from runs where run_id = ?", (run_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return loads(row[0]) if row else None
 
     async def active_runs(self) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(ACTIVE_STATUSES))
         rows = self.db.execute(f"select data from runs where status in ({marks})", tuple(ACTIVE_STATUSES)).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [loads(r[0]) for r in rows]
 
     async def recent_runs(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "select data from runs where owner is ? order by created desc limit ?", (owner, limit)
         ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [loads(r[0]) for r in rows]
 
     async def add_events(self, run_id: str, events: list[Event]) -> None:
         await self._write((
             "insert or replace into events (run_id, id, type, data) values (?, ?, ?, ?)",
-            [(run_id, i, kind, json.dumps(data)) for i, kind, data in events], True,
+            [(run_id, i, kind, dumps(data)) for i, kind, data in events], True,
         ))
         waiter = self._waiters.pop(run_id, None)
         if waiter is not None:
@@ -200,7 +200,7 @@ class EmbeddedStore(Store):
 
     def _events_after(self, run_id: str, after: int) -> list[Event]:
         rows = self.db.execute("select id, type, data from events where run_id = ? and id > ? order by id", (run_id, after)).fetchall()
-        return [(i, kind, json.loads(data)) for i, kind, data in rows]
+        return [(i, kind, loads(data)) for i, kind, data in rows]
 
     async def read_events(self, run_id: str, after: int, timeout: float) -> list[Event]:
         found = self._events_after(run_id, after)
@@ -225,21 +225,21 @@ class EmbeddedStore(Store):
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
         row = self.db.execute("select data from sessions where session_id = ?", (session_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return loads(row[0]) if row else None
 
     async def put_session(self, session: dict[str, Any]) -> None:
-        await self._write(("insert or replace into sessions (session_id, data) values (?, ?)", (session["session_id"], json.dumps(session)), False))
+        await self._write(("insert or replace into sessions (session_id, data) values (?, ?)", (session["session_id"], dumps(session)), False))
 
     async def cache_get(self, key: str) -> dict[str, Any] | None:
         row = self.db.execute("select data, expires from cache where key = ?", (key,)).fetchone()
         if row is None or row[1] < time.time():
             return None
-        return json.loads(row[0])
+        return loads(row[0])
 
     async def cache_put(self, key: str, value: dict[str, Any], ttl: float) -> None:
         now = time.time()
         await self._write(
-            ("insert or replace into cache (key, data, expires) values (?, ?, ?)", (key, json.dumps(value), now + ttl), False),
+            ("insert or replace into cache (key, data, expires) values (?, ?, ?)", (key, dumps(value), now + ttl), False),
             ("delete from cache where expires < ?", (now,), False),
         )
 

@@ -141,6 +141,8 @@ def test_metrics_healthz_and_docs(client, embedded_server):
     assert "swagger" in client.get("/docs").text.lower()
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/runs", "/v1/runs/{run_id}", "/v1/runs/{run_id}/events", "/v1/runs/{run_id}/cancel", "/v1/sessions/{session_id}"} <= set(paths)
+    body = paths["/v1/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["task"] and {"task", "session_id", "variables", "wait", "cache", "cache_ttl"} == set(body["properties"])
 
 
 def test_status_json_lists_recent_runs_with_totals(client):
