@@ -10,7 +10,7 @@ from typing import Any
 from ..exceptions import AgentParsingError, AgentToolCallError
 from ..memory import ActionStep, compact
 from ..models.base import ChatMessage, ToolCall
-from ..tools import FinalAnswer, Tool
+from ..tools import FinalAnswer, FinalAnswerTool, Tool
 from .base import MultiStepAgent, RunContext
 from .managed import ManagedAgentTool
 from ._near_json import Undecodable, decode_value
@@ -78,6 +78,8 @@ class ToolCallingAgent(MultiStepAgent):
         if problem:
             return False, f"{problem}. Nothing was run; call {tool.usage()} again with its arguments as a JSON object."
         try:
+            if type(tool) is FinalAnswerTool:  # the built-in one only raises FinalAnswer: no thread hop needed
+                return True, tool(**arguments)
             return True, await asyncio.to_thread(tool, **arguments)
         except FinalAnswer as answer:
             return True, answer.value
