@@ -4,23 +4,25 @@ WAL journal with ``synchronous=NORMAL``: a commit survives the process being
 killed (``kill -9``), which is what crash safety needs. A lock file
 (``flock``) keeps a second server from using the same folder at the same time.
 
-Writes are group-committed by one writer thread with its own connection:
-the writes made while the previous commit was under way (many runs write
-their events and records at once) go into one transaction, and each writer's
-call returns once that transaction is committed, so what a call has written
-is safe when it returns. The event loop reads through a second connection
-(short indexed queries) and never waits for a commit: one that stalls on a
-busy disk (tens of milliseconds on a shared machine) delays only the writers
-waiting for it.
+Writes are group-committed in the event loop: the writes made during one
+pass of the loop (many runs write their events and records at once) go into
+one transaction at the end of that pass, and each writer's call returns once
+that transaction is committed, so what a call has written is safe when it
+returns. A commit only appends to the WAL file (no fsync with
+``synchronous=NORMAL``), which takes tens of microseconds; committing in a
+writer thread cost two thread hops per group, more CPU than the commits.
+The slow part, the checkpoint that copies the WAL into the database and
+fsyncs, runs every second in a background thread of its own, so the loop
+never waits for the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import fcntl
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,9 @@ __all__ = ["EmbeddedStore"]
 
 Statement = tuple[str, Any, bool]
 """(SQL, parameters, executemany?) of one write."""
+
+CHECKPOINT_SECONDS = 1.0
+"""How often the checkpoint thread copies the WAL into the database file."""
 
 _SCHEMA = """
 create table if not exists runs (run_id text primary key, owner text, status text, created real, data text not null);
@@ -59,11 +64,11 @@ class EmbeddedStore(Store):
         self.path = self.folder / "smolkernel-serve.sqlite3"
         self._db: sqlite3.Connection | None = None
         self._writer_db: sqlite3.Connection | None = None
-        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
         self._lock_file: Any = None
         self._waiters: dict[str, asyncio.Event] = {}
         self._pending: list[tuple[list[Statement], asyncio.Future[None]]] = []
-        self._committer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -78,16 +83,19 @@ class EmbeddedStore(Store):
         self._writer_db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._writer_db.execute("pragma journal_mode=wal")
         self._writer_db.execute("pragma synchronous=normal")
+        self._writer_db.execute("pragma wal_autocheckpoint=0")  # the checkpoint thread does it
         self._writer_db.executescript(_SCHEMA)
-        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="smolkernel-store")
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._stop_checkpoints.clear()
+        self._checkpointer = threading.Thread(target=self._checkpoint_every, args=(CHECKPOINT_SECONDS,), name="smolkernel-store-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     async def close(self) -> None:
-        if self._committer is not None:
-            await asyncio.shield(self._committer)
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        self._commit_pending()  # the writes of this loop pass
+        if self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            self._checkpointer.join()
+            self._checkpointer = None
         for db in (self._db, self._writer_db):
             if db is not None:
                 db.close()
@@ -103,41 +111,46 @@ class EmbeddedStore(Store):
         return self._db
 
     async def _write(self, *statements: Statement) -> None:
-        """Run ``statements`` in the next group commit; return once it is committed."""
-        future = asyncio.get_running_loop().create_future()
+        """Run ``statements`` in this loop pass's group commit; return once it is committed."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._pending.append((list(statements), future))
-        if self._committer is None:
-            self._committer = asyncio.get_running_loop().create_task(self._commit_pending())
+        if len(self._pending) == 1:
+            loop.call_soon(self._commit_pending)
         await future
 
-    async def _commit_pending(self) -> None:
-        """Commit the pending writes, a group at a time, in the writer thread, until none are left."""
-        loop = asyncio.get_running_loop()
+    def _commit_pending(self) -> None:
+        """(event loop) Commit the pending writes in one transaction; each failing group alone fails its writer."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if self._writer_db is None:
+            errors: list[Exception | None] = [RuntimeError("the store is closed")] * len(pending)
+        else:
+            errors = self._commit_group([statements for statements, _ in pending])
+        for (_, future), error in zip(pending, errors):
+            if future.done():  # its writer was cancelled; the write is committed all the same
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+    def _checkpoint_every(self, seconds: float) -> None:
+        """(checkpoint thread) Copy the WAL into the database file every ``seconds``, until the store closes."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            while self._pending:
-                pending, self._pending = self._pending, []
+            while not self._stop_checkpoints.wait(seconds):
                 try:
-                    if self._writer is None:
-                        raise RuntimeError("the store is closed")
-                    errors = await loop.run_in_executor(self._writer, self._commit_group, [statements for statements, _ in pending])
-                except Exception as exc:
-                    errors = [exc] * len(pending)
-                except BaseException:  # cancelled: the writers waiting for this group stop waiting
-                    for _, future in pending:
-                        future.cancel()
-                    raise
-                for (_, future), error in zip(pending, errors):
-                    if future.done():
-                        continue
-                    if error is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(error)
+                    db.execute("pragma wal_checkpoint(passive)")
+                except sqlite3.Error:  # busy or locked: the next one catches up
+                    pass
+            db.execute("pragma wal_checkpoint(passive)")
         finally:
-            self._committer = None
+            db.close()
 
     def _commit_group(self, groups: list[list[Statement]]) -> list[Exception | None]:
-        """(writer thread) One transaction for every group; each group alone if that fails. Returns each group's error."""
+        """One transaction for every group; each group alone if that fails. Returns each group's error."""
         try:
             self._transaction([statement for group in groups for statement in group])
             return [None] * len(groups)
