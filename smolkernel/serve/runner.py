@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -324,11 +325,12 @@ class RunService:
         else:
             run["steps"] = steps if steps is not None else (writer.steps if writer else run["steps"])
             run["duration"] = now - run["started"] if run.get("started") else 0.0
-        await self._persist(self.store.put_run, run)
         if writer is None:
-            writer = EventWriter(self.store, run["run_id"], await self._persist(self.store.last_event_id, run["run_id"]), self._persist)
-            writer.start()
-        await writer.close(("run_finished", run_view(run)))
+            last_id = await self._persist(self.store.last_event_id, run["run_id"])
+        else:
+            await writer.close()  # the run's events so far, then its final record with its last event
+            last_id = writer.next_id - 1
+        await self._persist(functools.partial(self.store.put_run, run, events=[(last_id + 1, "run_finished", run_view(run))]))
         if run.get("session_id") and status != "cancelled":
             fresh = session or {"session_id": run["session_id"], "owner": run.get("owner")}
             remember(fresh, run, summary, memory_size)

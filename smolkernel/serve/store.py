@@ -45,8 +45,13 @@ class Store(abc.ABC):
     # -- runs ---------------------------------------------------------------
 
     @abc.abstractmethod
-    async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
-        """Create (``new``) or replace the record ``run`` (keyed by ``run["run_id"]``); tracks active runs."""
+    async def put_run(self, run: dict[str, Any], *, new: bool = False, events: list[Event] = ()) -> None:
+        """Create (``new``) or replace the record ``run`` (keyed by ``run["run_id"]``); tracks active runs.
+
+        ``events`` are appended to the run's stream in the same write (a
+        finished run's record and its ``run_finished`` event: a reader never
+        sees one without the other).
+        """
 
     @abc.abstractmethod
     async def get_run(self, run_id: str) -> dict[str, Any] | None:

@@ -169,10 +169,12 @@ class RedisStore(Store):
     # -- runs ---------------------------------------------------------------
 
     @_guard
-    async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
+    async def put_run(self, run: dict[str, Any], *, new: bool = False, events: list[Event] = ()) -> None:
         run_id, text = run["run_id"], dumps(run)
+        add_events = self._events_writer(run_id, events)
 
         def build(pipe: Any) -> None:
+            add_events(pipe)
             if run["status"] in ACTIVE_STATUSES:
                 pipe.set(self._k("run", run_id), text)
                 pipe.hset(self._k("active"), run_id, run.get("instance") or "")
@@ -212,6 +214,10 @@ class RedisStore(Store):
 
     @_guard
     async def add_events(self, run_id: str, events: list[Event]) -> None:
+        await self._write(self._events_writer(run_id, events))
+
+    def _events_writer(self, run_id: str, events: list[Event]) -> Callable[[Any], None]:
+        """What adds ``events`` to the run's stream in a pipeline."""
         key = self._k("events", run_id)
         entries = [(f"{number}-1", {"type": kind, "data": dumps(data)}) for number, kind, data in events]
 
@@ -219,7 +225,7 @@ class RedisStore(Store):
             for entry_id, fields in entries:
                 pipe.xadd(key, fields, id=entry_id)
 
-        await self._write(build)
+        return build
 
     @staticmethod
     def _decode(entries: list[Any]) -> list[Event]:

@@ -181,11 +181,16 @@ class EmbeddedStore(Store):
     async def ping(self) -> None:
         self.db.execute("select 1")
 
-    async def put_run(self, run: dict[str, Any], *, new: bool = False) -> None:
-        await self._write((
+    async def put_run(self, run: dict[str, Any], *, new: bool = False, events: list[Event] = ()) -> None:
+        statements = [(
             "insert or replace into runs (run_id, owner, status, created, data) values (?, ?, ?, ?, ?)",
             (run["run_id"], run.get("owner"), run["status"], run.get("created", time.time()), dumps(run)), False,
-        ))
+        )]
+        if events:
+            statements.append(self._events_statement(run["run_id"], events))
+        await self._write(*statements)
+        if events:
+            self._wake(run["run_id"])
 
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.db.execute("select data from runs where run_id = ?", (run_id,)).fetchone()
@@ -203,10 +208,15 @@ class EmbeddedStore(Store):
         return [loads(r[0]) for r in rows]
 
     async def add_events(self, run_id: str, events: list[Event]) -> None:
-        await self._write((
-            "insert or replace into events (run_id, id, type, data) values (?, ?, ?, ?)",
-            [(run_id, i, kind, dumps(data)) for i, kind, data in events], True,
-        ))
+        await self._write(self._events_statement(run_id, events))
+        self._wake(run_id)
+
+    @staticmethod
+    def _events_statement(run_id: str, events: list[Event]) -> Statement:
+        return "insert or replace into events (run_id, id, type, data) values (?, ?, ?, ?)", [(run_id, i, kind, dumps(data)) for i, kind, data in events], True
+
+    def _wake(self, run_id: str) -> None:
+        """Wake the readers waiting for the run's next events."""
         waiter = self._waiters.pop(run_id, None)
         if waiter is not None:
             waiter.set()
