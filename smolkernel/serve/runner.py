@@ -227,14 +227,13 @@ class RunService:
             run = await self._persist(self.store.get_run, run_id)
         if run is None or run["status"] in FINAL_STATUSES:
             return
-        if await self._persist(self.store.cancel_requested, run_id):
-            await self._finish(run, "cancelled", "cancelled before it started", None)
-            return
         session_id = run.get("session_id")
         async with self._session_turn(session_id):  # runs of one session see each other's memory, in order
             session = await self._persist(self.store.get_session, session_id) if session_id else None
             run.update(status="running", started=time.time(), attempts=run.get("attempts", 0) + 1, instance=self.instance)
-            await self._persist(self.store.put_run, run)
+            if await self._persist(self.store.mark_running, run):  # cancelled through another replica
+                await self._finish(run, "cancelled", "cancelled before it started", None)
+                return
             last_id = 0 if fresh else await self._persist(self.store.last_event_id, run_id)
             writer = EventWriter(self.store, run_id, last_id, self._persist)
             writer.start()

@@ -53,6 +53,14 @@ class Store(abc.ABC):
         sees one without the other).
         """
 
+    async def mark_running(self, run: dict[str, Any]) -> bool:
+        """Save ``run`` (which is starting) and say whether someone asked to cancel it.
+
+        One round trip where the store can do both at once (Redis).
+        """
+        await self.put_run(run)
+        return await self.cancel_requested(run["run_id"])
+
     @abc.abstractmethod
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
         """The record of ``run_id``, or None."""

@@ -121,3 +121,32 @@ def test_redis_going_away_answers_503_and_the_run_survives(tmp_path):
     finally:
         server.stop()
         redis.stop()
+
+
+def test_writes_sent_again_after_a_lost_reply_change_nothing(redis_server):
+    """Redis writes are pipelined without MULTI/EXEC, so a retried write must be harmless: its events are not added twice."""
+    import asyncio
+
+    from smolkernel.serve.records import new_run
+    from smolkernel.serve.store_redis import RedisStore
+
+    async def scenario():
+        store = RedisStore(redis_server.url, prefix=f"retry-{time.time_ns()}:")
+        await store.start()
+        try:
+            run = new_run("twice", owner="o", session_id=None, variables=None, cache=None, cache_ttl=None)
+            events = [(1, "run_started", {"n": 1}), (2, "step_started", {"n": 2})]
+            for _ in range(2):  # the first try's reply "lost": the same write again
+                await store.put_run(run, new=True)
+                await store.add_events(run["run_id"], events)
+            run["status"] = "succeeded"
+            for _ in range(2):
+                await store.put_run(run, events=[(3, "run_finished", {"n": 3})])
+            return await store.read_events(run["run_id"], 0, 0), await store.recent_runs("o"), await store.active_runs()
+        finally:
+            await store.close()
+
+    stream, recent, active = asyncio.run(scenario())
+    assert [(number, kind) for number, kind, _ in stream] == [(1, "run_started"), (2, "step_started"), (3, "run_finished")]
+    assert [r["task"] for r in recent] == ["twice"] and recent[0]["status"] == "succeeded"
+    assert active == []
