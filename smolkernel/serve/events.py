@@ -1,15 +1,15 @@
 """EventWriter: a run's events, numbered in order and written to the store in batches.
 
 Agents emit events from the event loop and, for managed agents, from other
-threads; ``put`` may be called from any thread. One drain task writes them,
-so their ids (1, 2, 3, ...) follow the order they happened in, and a store
-that is briefly unreachable delays the stream without losing it.
+threads; ``put`` may be called from any thread. One task at a time writes
+them, each write taking every event queued meanwhile, so their ids (1, 2,
+3, ...) follow the order they happened in, and a store that is briefly
+unreachable delays the stream without losing it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class EventWriter:
-    """Numbers a run's events and writes them to ``store`` from one task."""
+    """Numbers a run's events and writes them to ``store``, a batch at a time."""
 
     def __init__(self, store: Store, run_id: str, last_id: int, persist: Callable[..., Awaitable[Any]]):
         self.store = store
@@ -33,14 +33,14 @@ class EventWriter:
         self.persist = persist
         self.steps: list[dict[str, Any]] = []
         """Top-level steps seen so far (kept for a run that ends without a result)."""
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+        self._batch: list[tuple[str, dict[str, Any]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._writing: asyncio.Task[None] | None = None
+        """Writes batches while there are events; started by the first event after a quiet spell."""
 
     def start(self) -> None:
-        """Start the drain task (inside the running loop)."""
+        """Take events from now on (inside the running loop)."""
         self._loop = asyncio.get_running_loop()
-        self._task = self._loop.create_task(self._drain())
 
     def put(self, event: ev.AgentEvent) -> None:
         """Queue an agent event (thread-safe); events that are not streamed are dropped."""
@@ -54,37 +54,32 @@ class EventWriter:
         except RuntimeError:
             running = None
         if running is self._loop:
-            self._queue.put_nowait(record)
+            self._add(record)
         else:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, record)
+            self._loop.call_soon_threadsafe(self._add, record)
 
-    async def _drain(self) -> None:
-        closing = False
-        while not closing:
-            batch = [await self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            if batch[-1] is None or None in batch:
-                closing = True
-            events = []
-            for item in batch:
-                if item is None:
-                    continue
-                events.append((self.next_id, item[0], item[1]))
-                self.next_id += 1
-            if events:
+    def _add(self, record: tuple[str, dict[str, Any]]) -> None:
+        self._batch.append(record)
+        if self._writing is None and self._loop is not None:
+            self._writing = self._loop.create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                events = [(self.next_id + offset, kind, data) for offset, (kind, data) in enumerate(batch)]
+                self.next_id += len(events)
                 try:
                     await self.persist(self.store.add_events, self.run_id, events)
                 except Exception:  # the store stayed away past the retry window
                     log.exception("lost %d events of run %s", len(events), self.run_id)
+        finally:
+            self._writing = None
 
-    async def close(self, last: tuple[str, dict[str, Any]] | None = None) -> None:
-        """Write ``last`` after every queued event, then stop."""
-        if self._task is None:
-            return
-        if last is not None:
-            self._queue.put_nowait(last)
-        self._queue.put_nowait(None)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+    async def close(self) -> None:
+        """Return once every event put so far is written; later ones are dropped."""
+        while (task := self._writing) is not None:
+            await asyncio.wait({task})  # whatever became of it; raises only if the caller is cancelled
+            if self._writing is task:  # cancelled before it began
+                self._writing = None
+        self._loop = None
