@@ -24,36 +24,27 @@ import argparse
 import asyncio
 import os
 import resource
-import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+sys.path.insert(0, str(Path(__file__).parent))
 
-SERVER = r"""
-import sys, time
-from smolkernel.testing import LoopbackLLMServer
-def reply(body):
+from loopback_process import LoopbackProcess  # noqa: E402
+
+
+def reply(body: dict) -> str:
+    """The loopback server's answer (in its own process): compute, then ``final_answer``."""
     if not any(m["role"] == "assistant" for m in body["messages"]):
         return "Thought: compute.\n```python\nx = 21 * 2\n```"
     return "```python\nfinal_answer(x)\n```"
-server = LoopbackLLMServer(reply, latency=float(sys.argv[1])).start()
-print(server.api_base, flush=True)
-sys.stdin.read()
-"""
 
 
-class Server:
+def Server(latency: float) -> LoopbackProcess:
     """The loopback server in a child process (so its CPU is not this process's)."""
-
-    def __init__(self, latency: float) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER, str(latency)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.api_base = self.process.stdout.readline().strip()
-
-    def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
+    return LoopbackProcess("bench_batch:reply", latency, path=(str(Path(__file__).parent),))
 
 
 class RSSPeak:

@@ -4,7 +4,10 @@
 each two steps against the loopback LLM server with 100 ms latency per call,
 through a real server process, with the embedded store and with Redis. In the
 same run, the reference: the same runs done by agents in this process with no
-service in between (asyncio, same concurrency).
+service in between (asyncio, same concurrency). The LLM server runs in a
+process of its own (``loopback_process``), as a provider is elsewhere: in
+this process its request threads would take the interpreter lock from the
+clients being timed.
 
 Figures:
 
@@ -53,10 +56,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "serve"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from serve_process import RedisProcess, ServeProcess, free_port  # noqa: E402
-from serve_agents import loopback_reply  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
 
-from smolkernel.testing import LoopbackLLMServer  # noqa: E402
+from loopback_process import LoopbackProcess  # noqa: E402
+from serve_process import RedisProcess, ServeProcess, free_port  # noqa: E402
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -242,7 +245,7 @@ def main(argv: list[str] | None = None) -> list[tuple]:
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     redis = None
-    with LoopbackLLMServer(loopback_reply, latency=args.latency, model_id="gpt-4o-mini") as llm:
+    with LoopbackProcess("serve_agents:loopback_reply", args.latency, model_id="gpt-4o-mini", path=(str(ROOT / "tests" / "serve"),)) as llm:
         os.environ["SERVE_TEST_LLM"] = llm.api_base
         wall, added, outside = asyncio.run(_in_process(args.runs, args.clients, model_time))
         rows.append(_row("in-process agents (reference, no service)", args.runs, wall, added, outside, ideal))

@@ -30,10 +30,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_serve import _clients  # noqa: E402  (one client loop for both serve benchmarks: a lean keep-alive connection per client)
-from serve_agents import loopback_reply  # noqa: E402
+from loopback_process import LoopbackProcess  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
-
-from smolkernel.testing import LoopbackLLMServer  # noqa: E402
 
 TOOLS = '''\
 import time
@@ -80,7 +78,7 @@ def main(argv: list[str] | None = None) -> list[tuple]:
     ideal = args.clients / model_time
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-dask-"))
     rows = []
-    with LoopbackLLMServer(loopback_reply, latency=args.latency, model_id="gpt-4o-mini") as llm, \
+    with LoopbackProcess("serve_agents:loopback_reply", args.latency, model_id="gpt-4o-mini", path=(str(ROOT / "tests" / "serve"),)) as llm, \
             distributed.LocalCluster(n_workers=2, threads_per_worker=args.clients, processes=True, dashboard_address=None, silence_logs=50) as cluster:
         (tmp / "tools.py").write_text(TOOLS)
         (tmp / "agent.yaml").write_text(SPEC.format(api_base=llm.api_base))
