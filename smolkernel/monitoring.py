@@ -219,27 +219,57 @@ def _tracer() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def _otel() -> tuple[Any, Any, Any] | None:
-    """(``get_tracer_provider``, the API's placeholder provider class, ``SpanKind``), or None without the API."""
+def _otel() -> tuple[Any, Any, Any, Any] | None:
+    """(``get_tracer_provider``, the API's placeholder provider class, ``SpanKind``, the ``opentelemetry.trace`` module), or None without the API."""
     try:
+        from opentelemetry import trace
         from opentelemetry.trace import ProxyTracerProvider, SpanKind, get_tracer_provider
     except ImportError:
         return None
-    return get_tracer_provider, ProxyTracerProvider, SpanKind
+    return get_tracer_provider, ProxyTracerProvider, SpanKind, trace
+
+
+def _span(name: str, attributes: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
+    """The span ``name`` as the current span; a no-op (yielding None) until an SDK tracer provider is installed.
+
+    Until then every span would be a no-op: the API's machinery is skipped,
+    which costs more than a batch's small steps can spare.
+    """
+    if not _tracing_installed():
+        return _NO_SPAN
+    return _recording_span(name, attributes)
+
+
+_NO_SPAN = contextlib.nullcontext()
 
 
 @contextlib.contextmanager
-def _span(name: str, attributes: dict[str, Any]) -> Iterator[Any]:
-    otel = _otel()
-    # Until an SDK provider is installed every span is a no-op: skip the API's
-    # machinery, which costs more than a batch's small steps can spare.
-    if otel is None or isinstance(otel[0](), otel[1]):
-        yield None
-        return
-    kind = otel[2].CLIENT if attributes.get("gen_ai.operation.name") == "chat" else otel[2].INTERNAL
+def _recording_span(name: str, attributes: dict[str, Any]) -> Iterator[Any]:
+    kind = _otel()[2].CLIENT if attributes.get("gen_ai.operation.name") == "chat" else _otel()[2].INTERNAL
     # Exceptions are recorded by the callers, which know which ones are failures.
     with _tracer().start_as_current_span(name, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False) as span:
         yield span
+
+
+def _tracing_installed() -> bool:
+    """True once an SDK tracer provider is installed (it never goes away: the API sets one only once)."""
+    otel = _otel()
+    if otel is None:
+        return False
+    trace = otel[3]
+    # The provider set by ``set_tracer_provider``. Asking ``get_tracer_provider()``
+    # reads the environment on every call while none is set: several times per
+    # step. When the API has no such attribute any more, ask it.
+    provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if provider is None and _PROVIDER_IN_ENVIRONMENT:
+        provider = _UNKNOWN  # the API makes it from the environment on first use
+    if provider is _UNKNOWN:
+        provider = trace.get_tracer_provider()
+    return provider is not None and not isinstance(provider, otel[1])
+
+
+_UNKNOWN = object()
+_PROVIDER_IN_ENVIRONMENT = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
 
 def _fail(span: Any, error_type: str, message: str = "") -> None:

@@ -68,6 +68,8 @@ class EmbeddedStore(Store):
         self._stop_checkpoints = threading.Event()
         self._lock_file: Any = None
         self._waiters: dict[str, asyncio.Event] = {}
+        self._cancels: set[str] = set()
+        """Runs someone asked to cancel (kept in the cancels table too, for a restart)."""
         self._pending: list[tuple[list[Statement], asyncio.Future[None]]] = []
 
     async def start(self) -> None:
@@ -86,6 +88,7 @@ class EmbeddedStore(Store):
         self._writer_db.execute("pragma wal_autocheckpoint=0")  # the checkpoint thread does it
         self._writer_db.executescript(_SCHEMA)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._cancels = {row[0] for row in self._db.execute("select run_id from cancels")}
         self._stop_checkpoints.clear()
         self._checkpointer = threading.Thread(target=self._checkpoint_every, args=(CHECKPOINT_SECONDS,), name="smolkernel-store-checkpoint", daemon=True)
         self._checkpointer.start()
@@ -243,9 +246,10 @@ class EmbeddedStore(Store):
 
     async def request_cancel(self, run_id: str) -> None:
         await self._write(("insert or ignore into cancels (run_id) values (?)", (run_id,), False))
+        self._cancels.add(run_id)
 
     async def cancel_requested(self, run_id: str) -> bool:
-        return self.db.execute("select 1 from cancels where run_id = ?", (run_id,)).fetchone() is not None
+        return run_id in self._cancels  # this process is the store's only writer: no query per run
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
         row = self.db.execute("select data from sessions where session_id = ?", (session_id,)).fetchone()
