@@ -33,3 +33,18 @@ def test_concurrent_writes_are_committed_when_their_calls_return(tmp_path):
 
     seen, stored, succeeded = asyncio.run(scenario())
     assert all(seen) and stored == 200 and succeeded == 1
+
+
+def test_run_ids_are_uuid7_and_grow_with_time():
+    import time
+    import uuid
+
+    from smolkernel.serve.records import new_run_id
+
+    first = new_run_id()
+    time.sleep(0.002)
+    later = [new_run_id() for _ in range(1000)]
+    parsed = uuid.UUID(first)
+    assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and len(first) == 32
+    assert abs((parsed.int >> 80) - time.time() * 1000) < 5_000  # its first 48 bits are the time in ms
+    assert all(first < other for other in later) and len(set(later)) == 1000
