@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,12 +36,14 @@ class EventWriter:
         """Top-level steps seen so far (kept for a run that ends without a result)."""
         self._batch: list[tuple[str, dict[str, Any]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self._writing: asyncio.Task[None] | None = None
         """Writes batches while there are events; started by the first event after a quiet spell."""
 
     def start(self) -> None:
         """Take events from now on (inside the running loop)."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
 
     def put(self, event: ev.AgentEvent) -> None:
         """Queue an agent event (thread-safe); events that are not streamed are dropped."""
@@ -49,11 +52,7 @@ class EventWriter:
             return
         if record[0] == "step_finished" and record[1]["depth"] == 0:
             self.steps.append(record[1]["step"])
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
+        if threading.get_ident() == self._loop_thread:  # (asyncio.get_running_loop() makes a system call on 3.11)
             self._add(record)
         else:
             self._loop.call_soon_threadsafe(self._add, record)
