@@ -33,7 +33,10 @@ of 100 connections, this benchmark's first client, whose CPU per request
 processes share this machine's cores.
 
 Goals (issue 17): >= 80% of ideal throughput, p99 added latency <= 50 ms.
-Usage: ``python bench/bench_serve.py [--runs 500] [--clients 100] [--latency 0.1]``.
+Each row is measured ``--repeat`` times (3) on the same server: its
+throughput is the median pass, its latency percentiles pool every pass.
+
+Usage: ``python bench/bench_serve.py [--runs 500] [--clients 100] [--latency 0.1] [--repeat 3]``.
 """
 
 from __future__ import annotations
@@ -190,6 +193,19 @@ async def _in_process(runs: int, clients: int, model_time: float) -> tuple[float
     return time.perf_counter() - began, latencies, outside
 
 
+def _repeat(times: int, measure: Any) -> tuple[float, list[float], list[float], int, float]:
+    """Call ``measure()`` (one pass of all the runs) ``times`` times: the median wall time, latencies pooled, failures summed, CPU averaged."""
+    passes = [measure() for _ in range(times)]
+    passes = [(*result, 0, float("nan"))[:5] for result in passes]  # in-process passes have no failures or server CPU
+    return (
+        statistics.median(result[0] for result in passes),
+        [value for result in passes for value in result[1]],
+        [value for result in passes for value in result[2]],
+        sum(result[3] for result in passes),
+        statistics.fmean(result[4] for result in passes),
+    )
+
+
 def trivial_app() -> Any:
     """The HTTP reference: ``POST /v1/runs`` sleeps the model time and answers a run with two steps (no agent, no store)."""
     from fastapi import FastAPI
@@ -239,6 +255,7 @@ def main(argv: list[str] | None = None) -> list[tuple]:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--cache-hits", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3, help="passes of all the runs per row: throughput is the median pass, latencies are pooled")
     args = parser.parse_args(argv if argv is not None else [])
     model_time = 2 * args.latency
     ideal = args.clients / model_time
@@ -247,12 +264,12 @@ def main(argv: list[str] | None = None) -> list[tuple]:
     redis = None
     with LoopbackProcess("serve_agents:loopback_reply", args.latency, model_id="gpt-4o-mini", path=(str(ROOT / "tests" / "serve"),)) as llm:
         os.environ["SERVE_TEST_LLM"] = llm.api_base
-        wall, added, outside = asyncio.run(_in_process(args.runs, args.clients, model_time))
+        wall, added, outside, _, _ = _repeat(args.repeat, lambda: asyncio.run(_in_process(args.runs, args.clients, model_time)))
         rows.append(_row("in-process agents (reference, no service)", args.runs, wall, added, outside, ideal))
         port = free_port()
         trivial = _trivial_server(port, args.latency, tmp / "trivial.log")
         try:
-            result = asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid))
+            result = _repeat(args.repeat, lambda: asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid)))
             rows.append(_row("HTTP clients -> trivial endpoint (reference)", args.runs, *result[:3], ideal, *result[3:]))
             result = asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid, httpx_pool=True))
             rows.append(_row("same, one httpx pool as clients (reference)", args.runs, *result[:3], ideal, *result[3:]))
@@ -272,7 +289,7 @@ def main(argv: list[str] | None = None) -> list[tuple]:
                     args=("--concurrency", str(args.clients), "--queue-size", str(args.runs)),
                 ).start()
                 try:
-                    result = asyncio.run(_clients(server.url, args.runs, args.clients, model_time, server.proc.pid))
+                    result = _repeat(args.repeat, lambda: asyncio.run(_clients(server.url, args.runs, args.clients, model_time, server.proc.pid)))
                     rows.append(_row(name, args.runs, *result[:3], ideal, *result[3:]))
                     if redis_url is None:
                         cache_times = asyncio.run(_cache_hits(server.url, args.cache_hits))
@@ -282,6 +299,7 @@ def main(argv: list[str] | None = None) -> list[tuple]:
             if redis is not None:
                 redis.stop()
     print(f"\n{args.runs} runs, {args.clients} clients, 2 steps x {args.latency * 1000:.0f} ms model latency; ideal {ideal:.0f} runs/s")
+    print(f"each row: the median of {args.repeat} passes of {args.runs} runs (latency percentiles over all passes)")
     print(f"{'':44} {'runs/s':>8} {'of ideal':>9} {'added p50':>10} {'p99':>8} {'outside steps p50':>18} {'p99':>8} {'failed':>7} {'server CPU/run':>15}")
     for name, throughput, ratio, p50, p99, o50, o99, failures, cpu in rows:
         cpu_text = "-" if math.isnan(cpu) else f"{cpu:.2f} ms"
