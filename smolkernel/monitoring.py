@@ -61,6 +61,8 @@ __all__ = [
     "Metrics",
     "use_metrics",
     "current_metrics",
+    "MetricsRecorder",
+    "replay_metrics",
     "agent_run",
     "model_call",
     "tool_call",
@@ -129,6 +131,56 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class MetricsRecorder:
+    """Stands in for :class:`Metrics` in a process whose figures belong to another's registry.
+
+    A Dask worker running a served run records its model and tool calls
+    here; the server then applies them to its own :class:`Metrics` with
+    :func:`replay_metrics`. Each observation is a plain tuple, ``(metric,
+    labels, method, value)``, that travels as data.
+    """
+
+    METRICS = ("token_usage", "operation_duration", "runs", "tool_calls", "cost", "runs_in_progress")
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, tuple[str, ...], str, float]] = []
+        """What was observed, in order."""
+        for name in self.METRICS:
+            setattr(self, name, _Recorded(self.records, name, ()))
+
+    def child(self, metric: _Recorded, *values: str) -> _Recorded:
+        return _Recorded(self.records, metric.name, values)
+
+
+class _Recorded:
+    """One metric (and its labels) of a :class:`MetricsRecorder`."""
+
+    __slots__ = ("records", "name", "labels")
+
+    def __init__(self, records: list[tuple[str, tuple[str, ...], str, float]], name: str, labels: tuple[str, ...]):
+        self.records, self.name, self.labels = records, name, labels
+
+    def observe(self, value: float) -> None:
+        self.records.append((self.name, self.labels, "observe", value))
+
+    def inc(self, value: float = 1) -> None:
+        self.records.append((self.name, self.labels, "inc", value))
+
+    def dec(self, value: float = 1) -> None:
+        self.records.append((self.name, self.labels, "dec", value))
+
+
+def replay_metrics(records: list[Any], metrics: Metrics | None, *, skip: tuple[str, ...] = ()) -> None:
+    """Apply a :class:`MetricsRecorder`'s records to ``metrics``, but those of the metrics named in ``skip``."""
+    if metrics is None:
+        return
+    for name, labels, method, value in records:
+        if name in skip or name not in MetricsRecorder.METRICS or method not in ("observe", "inc", "dec"):
+            continue
+        metric = getattr(metrics, name)
+        getattr(metrics.child(metric, *labels) if labels else metric, method)(value)
+
+
 _active_metrics: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar("smolkernel_metrics", default=None)
 
 
@@ -138,7 +190,7 @@ def current_metrics() -> Metrics | None:
 
 
 @contextlib.contextmanager
-def use_metrics(metrics: Metrics | None) -> Iterator[Metrics | None]:
+def use_metrics(metrics: Metrics | MetricsRecorder | None) -> Iterator[Metrics | MetricsRecorder | None]:
     """Record the runs started inside the block (and tasks spawned from it) in ``metrics``."""
     token = _active_metrics.set(metrics)
     try:

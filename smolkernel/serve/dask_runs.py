@@ -36,7 +36,7 @@ from ..agents.result import RunResult
 from ..exceptions import ConfigurationError, MissingExtraError, RunLost
 from ..memory import Interaction
 from ..models.base import TokenUsage
-from ..monitoring import agent_run, current_metrics
+from ..monitoring import agent_run, current_metrics, replay_metrics
 from .runner import RunService
 from .dask_worker import run_on_worker, started_mark, stop_on_worker
 from .settings import ServeSettings
@@ -57,7 +57,9 @@ class RemoteRunResult(RunResult):
     restarts: int = 0
     """Times Dask started it again after a worker died (``--rerun-interrupted``)."""
     model_id: str = ""
-    """The model that answered (for the server's metrics)."""
+    """The model that answered."""
+    metrics: list[Any] = field(default_factory=list)
+    """The worker's figures of the run's model and tool calls (``MetricsRecorder.records``), for the server's metrics."""
 
 
 @dataclass
@@ -184,7 +186,7 @@ class DaskRuns:
             task="", output=data.get("output"), steps=data.get("steps") or [], success=bool(data.get("success")),
             token_usage=TokenUsage(usage.get("input_tokens", 0), usage.get("output_tokens", 0), usage.get("cost")),
             duration=data.get("duration") or 0.0, error=data.get("error"), worker=worker, summary=data.get("summary") or "",
-            restarts=max(0, flight.starts - 1), model_id=data.get("model_id") or "",
+            restarts=max(0, flight.starts - 1), model_id=data.get("model_id") or "", metrics=data.get("metrics") or [],
         )
 
     async def _stop(self, key: str, flight: _Flight) -> None:
@@ -270,7 +272,7 @@ class RemoteAgent:
             with agent_run(self.name, self.model_id, uuid.uuid4().hex[:12]) as observed:
                 result = await self._runs.run({"task": task, "variables": variables or {}, "memory": memory}, on_event)
                 result.task, result.agent_name = task, self.name
-                _count_usage(result)
+                replay_metrics(result.metrics, current_metrics(), skip=("runs", "runs_in_progress"))  # the run itself is counted here
                 observed.done(result)
             outcome = result
             return result
@@ -296,22 +298,6 @@ class RemoteAgent:
 class _Memory:
     interactions: list[Interaction]
     memory_size: int
-
-
-def _count_usage(result: RemoteRunResult) -> None:
-    """Model tokens and cost of a worker's run, per action step, in this server's metrics."""
-    metrics = current_metrics()
-    if metrics is None:
-        return
-    model = result.model_id or "unknown"
-    for step in result.steps:
-        usage = step.get("token_usage") or {}
-        if step.get("type") != "action" or not (usage.get("input_tokens") or usage.get("output_tokens")):
-            continue
-        metrics.child(metrics.token_usage, "chat", model, "input").observe(usage.get("input_tokens", 0))
-        metrics.child(metrics.token_usage, "chat", model, "output").observe(usage.get("output_tokens", 0))
-        if usage.get("cost") is not None:
-            metrics.child(metrics.cost, model).inc(usage["cost"])
 
 
 class DaskRunService(RunService):

@@ -32,6 +32,7 @@ from typing import Any
 from ..batch.dask_backend import worker_runner
 from ..exceptions import RunInterrupted
 from ..models._retry import CALL_GATE
+from ..monitoring import MetricsRecorder, use_metrics
 from .records import event_record, json_safe, restore_memory, step_record
 
 __all__ = ["run_on_worker", "stop_on_worker", "started_mark"]
@@ -107,12 +108,14 @@ async def _run(runner: Any, job: dict[str, Any], send: Callable[[str, Any], None
                 return {"kind": "stopped"}
             _RUNNING[key] = ready
             watch = asyncio.get_running_loop().create_task(_stop_when_released(job["dask_key"], ready))
+            recorder = MetricsRecorder()  # the model and tool calls' figures, for the server's /metrics
             try:
-                result = await ready.arun(job["task"], variables=job.get("variables") or None, on_event=on_event, stream_model=False)
+                with use_metrics(recorder):
+                    result = await ready.arun(job["task"], variables=job.get("variables") or None, on_event=on_event, stream_model=False)
             except RunInterrupted:
                 return {"kind": "stopped"}
             except Exception as exc:
-                return {"kind": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                return {"kind": "failed", "error": f"{type(exc).__name__}: {exc}", "metrics": recorder.records}
             finally:
                 watch.cancel()
                 _RUNNING.pop(key, None)
@@ -122,7 +125,7 @@ async def _run(runner: Any, job: dict[str, Any], send: Callable[[str, Any], None
                 "kind": "done", "model_id": ready.model.model_id, "output": json_safe(result.output), "success": result.success,
                 "error": result.error, "steps": [step_record(s) for s in result.steps], "duration": result.duration,
                 "token_usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "cost": usage.cost},
-                "summary": interactions[-1].summary if interactions else "",
+                "summary": interactions[-1].summary if interactions else "", "metrics": recorder.records,
             }
     except Exception as exc:  # the kernel pool could not lend an executor
         return {"kind": "failed", "error": f"no executor: {type(exc).__name__}: {exc}"}

@@ -84,3 +84,23 @@ def test_unknown_model_adds_no_cost_series(reply):
     with use_metrics(metrics):
         CodeAgent([], ScriptedModel([reply("```python\nfinal_answer(1)\n```")]), executor="local").run("x")
     assert not [k for k in samples(metrics) if k[0] == "smolkernel_cost_usd_total"]
+
+
+def test_a_recorder_carries_figures_to_another_processes_metrics():
+    """What a Dask worker records (model and tool calls) is applied to the server's Metrics; the run counters are skipped."""
+    import pickle
+
+    from smolkernel.models import ChatMessage, TokenUsage
+    from smolkernel.monitoring import MetricsRecorder, model_call, replay_metrics, tool_call
+
+    recorder = MetricsRecorder()
+    with use_metrics(recorder), tool_call("add"), model_call("gpt-4o-mini") as call:
+        call.done(ChatMessage(role="assistant", content="ok", token_usage=TokenUsage(100, 20)))
+    records = pickle.loads(pickle.dumps(recorder.records))  # plain data: it travels through Dask
+    server = Metrics()
+    replay_metrics(records + [("runs", ("succeeded",), "inc", 1)], server, skip=("runs",))
+    text = server.render().decode()
+    assert 'smolkernel_tool_calls_total{status="ok",tool="add"} 1.0' in text
+    assert 'gen_ai_client_operation_duration_seconds_count{error_type="",gen_ai_operation_name="chat",gen_ai_request_model="gpt-4o-mini"} 1.0' in text
+    assert 'gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_request_model="gpt-4o-mini",gen_ai_token_type="input"} 100.0' in text
+    assert not any(line.startswith("smolkernel_runs_total") for line in text.splitlines())  # skipped

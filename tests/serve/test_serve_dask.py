@@ -129,6 +129,10 @@ def test_runs_execute_on_the_workers_and_stream_their_steps(dask_server):
         metrics = http.get("/metrics").text  # the server's own figures of runs done on the workers
         assert "smolkernel_runs_total{status=\"succeeded\"}" in metrics
         assert 'gen_ai_client_token_usage_count{gen_ai_operation_name="chat",gen_ai_request_model="loopback",gen_ai_token_type="input"}' in metrics
+        # the model and tool calls happened on the workers: their figures came back with the runs
+        samples = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+        assert float(samples['gen_ai_client_operation_duration_seconds_count{error_type="",gen_ai_operation_name="chat",gen_ai_request_model="loopback"}']) >= 2
+        assert float(samples['smolkernel_tool_calls_total{status="ok",tool="whoami"}']) >= 2
         health = http.get("/healthz").json()
         assert health["dask"] == client.scheduler.address and health["dask_workers"] == 2
 
