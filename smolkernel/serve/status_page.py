@@ -42,8 +42,8 @@ async function refresh() {
        ["tokens in", t.input_tokens], ["tokens out", t.output_tokens], ["cost", money(t.cost)],
        ["running here", s.load.running + "/" + s.load.concurrency], ["queued here", s.load.queued]]) {
     const span = document.createElement("span"); span.dataset.total = label; span.textContent = label + ": " + value; $("totals").appendChild(span); }
-  fill("in-flight", s.in_flight, [r => cell(r.run_id.slice(0, 8)), r => cell(r.status, r.status), r => cell(r.task.slice(0, 120))]);
-  fill("recent", s.recent, [r => cell(r.run_id.slice(0, 8)), r => cell(r.status + (r.cached ? " (cached)" : ""), r.status),
+  fill("in-flight", s.in_flight, [r => cell(r.run_id.slice(-8)), r => cell(r.status, r.status), r => cell(r.task.slice(0, 120))]);
+  fill("recent", s.recent, [r => cell(r.run_id.slice(-8)), r => cell(r.status + (r.cached ? " (cached)" : ""), r.status),
        r => cell(r.task.slice(0, 120)), r => cell(r.duration === null ? "" : r.duration.toFixed(2)), r => cell(money(r.cost)), r => cell(r.error)]);
 }
 $("login").addEventListener("submit", (e) => { e.preventDefault(); sessionStorage.setItem("smolkernel-key", $("key").value); refresh(); });

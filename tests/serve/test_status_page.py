@@ -70,7 +70,8 @@ def test_running_run_is_in_flight_on_the_page(chromium, client, embedded_server)
     try:
         page.goto(f"{embedded_server.url}/", timeout=30_000)
         page.wait_for_selector(f"#in-flight tr[data-run-id='{run_id}']", timeout=15_000)
-        assert "wait 30" in page.locator(f"#in-flight tr[data-run-id='{run_id}']").inner_text()
+        row = page.locator(f"#in-flight tr[data-run-id='{run_id}']").inner_text()
+        assert "wait 30" in row and run_id[-8:] in row  # run ids begin with the time (UUIDv7): the page shows their random end
     finally:
         client.post(f"/v1/runs/{run_id}/cancel")
         page.close()
