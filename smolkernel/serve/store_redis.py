@@ -184,10 +184,10 @@ class RedisStore(Store):
 
     @_guard
     async def mark_running(self, run: dict[str, Any]) -> bool:
-        save, cancel_key = self._run_writer(run, False, ()), self._k("cancel", run["run_id"])
+        text, run_key, cancel_key = dumps(run), self._k("run", run["run_id"]), self._k("cancel", run["run_id"])
 
         def build(pipe: Any) -> None:
-            save(pipe)
+            pipe.set(run_key, text)  # its entry in the active hash names this process already: it queued the run
             pipe.exists(cancel_key)
 
         return bool((await self._write(build))[-1])

@@ -35,6 +35,22 @@ model_options:
 """
 
 
+def test_image_requirements_pin_every_dependency_of_its_extras():
+    """deploy/requirements.txt (the image's offline wheels) must list what the serve, openai and dask extras need."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {Requirement(text) for extra in ("serve", "openai", "dask") for text in project["optional-dependencies"][extra]}
+    needed |= {Requirement(text) for text in project["dependencies"]}
+    linux = {"sys_platform": "linux", "platform_system": "Linux", "python_version": "3.11"}
+    wanted = {re.sub(r"[-_.]+", "-", r.name.lower()) for r in needed if r.marker is None or r.marker.evaluate(linux)}
+    pinned = {re.sub(r"[-_.]+", "-", line.split("==")[0].lower()) for line in (DEPLOY / "requirements.txt").read_text().splitlines() if "==" in line}
+    assert wanted - {"smolkernel"} <= pinned, f"regenerate deploy/requirements.txt (its header has the command): missing {sorted(wanted - pinned)}"
+
+
 def test_compose_file_passes_docker_compose_validation():
     command = needs.require_command("docker-compose", "docker-compose")
     env = dict(os.environ, SMOLKERNEL_API_KEYS="k1,k2")
