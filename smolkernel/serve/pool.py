@@ -38,6 +38,7 @@ class RunPool:
         self._workers: list[asyncio.Task[None]] = []
         self.running: set[str] = set()
         """Ids executing now."""
+        self._reserved = 0
         self._durations: deque[float] = deque(maxlen=50)
 
     @property
@@ -47,20 +48,37 @@ class RunPool:
 
     def has_room(self) -> bool:
         """True when ``submit`` would be accepted."""
-        return len(self.running) + len(self._waiting) < self.concurrency + self.queue_size
+        return len(self.running) + len(self._waiting) + self._reserved < self.concurrency + self.queue_size
+
+    def reserve_worker(self) -> bool:
+        """Hold a free worker for the next ``submit(..., reserved=True)``; False when none is free.
+
+        The caller may then save its run as running before submitting it: it
+        starts at once, without waiting behind others.
+        """
+        if len(self.running) + len(self._waiting) + self._reserved >= self.concurrency:
+            return False
+        self._reserved += 1
+        return True
+
+    def release_worker(self) -> None:
+        """Give back a worker held by ``reserve_worker`` that will not be used."""
+        self._reserved -= 1
 
     def retry_after(self) -> int:
         """Seconds a refused client should wait: the queue's expected drain time."""
         mean = sum(self._durations) / len(self._durations) if self._durations else 1.0
         return max(1, math.ceil(mean * (len(self._waiting) + 1) / self.concurrency))
 
-    def submit(self, run_id: str, *, force: bool = False) -> None:
-        """Queue ``run_id``; ``force`` skips the bound (runs taken over after a crash).
+    def submit(self, run_id: str, *, force: bool = False, reserved: bool = False) -> None:
+        """Queue ``run_id``; ``force`` skips the bound (runs taken over after a crash); ``reserved`` uses a held worker.
 
         Raises:
             QueueFull: the queue is full.
         """
-        if not force and not self.has_room():
+        if reserved:
+            self._reserved -= 1
+        elif not force and not self.has_room():
             raise QueueFull(f"{len(self.running)} runs are running and {len(self._waiting)} are queued; retry later", self.retry_after())
         self._waiting[run_id] = None
         self._queue.put_nowait(run_id)

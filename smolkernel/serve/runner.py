@@ -154,9 +154,19 @@ class RunService:
         if not self.pool.has_room():
             raise QueueFull("every worker is busy and the queue is full; retry later", self.pool.retry_after())
         run["instance"] = self.instance
-        await self.store.put_run(run, new=True)
+        # With a worker free (and no session turn to wait for) the run starts at
+        # once: it is saved as running from the start, one write less on its way.
+        starts_now = not session_id and self.pool.reserve_worker()
+        if starts_now:
+            run.update(status="running", started=time.time(), attempts=1)
+        try:
+            await self.store.put_run(run, new=True)
+        except BaseException:
+            if starts_now:
+                self.pool.release_worker()
+            raise
         self._expect(run, fresh=True)
-        self.pool.submit(run["run_id"], force=True)
+        self.pool.submit(run["run_id"], force=True, reserved=starts_now)
         return run
 
     def _expect(self, run: dict[str, Any], *, fresh: bool = False) -> None:
@@ -230,10 +240,11 @@ class RunService:
         session_id = run.get("session_id")
         async with self._session_turn(session_id):  # runs of one session see each other's memory, in order
             session = await self._persist(self.store.get_session, session_id) if session_id else None
-            run.update(status="running", started=time.time(), attempts=run.get("attempts", 0) + 1, instance=self.instance)
-            if await self._persist(self.store.mark_running, run):  # cancelled through another replica
-                await self._finish(run, "cancelled", "cancelled before it started", None)
-                return
+            if not (fresh and run["status"] == "running"):  # else saved as running when accepted (a worker was free)
+                run.update(status="running", started=time.time(), attempts=run.get("attempts", 0) + 1, instance=self.instance)
+                if await self._persist(self.store.mark_running, run):  # cancelled through another replica
+                    await self._finish(run, "cancelled", "cancelled before it started", None)
+                    return
             last_id = 0 if fresh else await self._persist(self.store.last_event_id, run_id)
             writer = EventWriter(self.store, run_id, last_id, self._persist)
             writer.start()

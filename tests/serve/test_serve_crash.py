@@ -24,7 +24,9 @@ def test_queue_bound_cancel_kill_9_restart_and_graceful_stop(tmp_path):
     server = ServeProcess(tmp_path, args=SMALL).start()
     try:
         with server.client() as http:
-            running = http.post("/v1/runs", json={"task": "wait 60"}).json()["run_id"]
+            first = http.post("/v1/runs", json={"task": "wait 60"}).json()
+            assert first["status"] == "running" and first["started"] is not None  # a worker was free: saved as running when accepted
+            running = first["run_id"]
             wait_status(http, running, ("running",))
             dropped = http.post("/v1/runs", json={"task": "never runs"}).json()["run_id"]
             refused = http.post("/v1/runs", json={"task": "one too many"})
