@@ -47,15 +47,15 @@ class EventWriter:
 
     def put(self, event: ev.AgentEvent) -> None:
         """Queue an agent event (thread-safe); events that are not streamed are dropped."""
-        record = event_record(event)
-        if record is None or self._loop is None:
+        record, loop = event_record(event), self._loop  # (close() may clear _loop from the loop's thread meanwhile)
+        if record is None or loop is None:
             return
         if record[0] == "step_finished" and record[1]["depth"] == 0:
             self.steps.append(record[1]["step"])
         if threading.get_ident() == self._loop_thread:  # (asyncio.get_running_loop() makes a system call on 3.11)
             self._add(record)
         else:
-            self._loop.call_soon_threadsafe(self._add, record)
+            loop.call_soon_threadsafe(self._add, record)
 
     def _add(self, record: tuple[str, dict[str, Any]]) -> None:
         self._batch.append(record)
