@@ -48,3 +48,24 @@ def test_run_ids_are_uuid7_and_grow_with_time():
     assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and len(first) == 32
     assert abs((parsed.int >> 80) - time.time() * 1000) < 5_000  # its first 48 bits are the time in ms
     assert all(first < other for other in later) and len(set(later)) == 1000
+
+
+def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
+    """Checkpoints complete between the loop's writes, so the WAL file is reused instead of growing with every write."""
+
+    async def scenario() -> int:
+        store = EmbeddedStore(tmp_path)
+        await store.start()
+        try:
+            for _ in range(60):  # 60 loop passes of 100 runs' writes, as a busy server makes (about 35 MiB of WAL frames)
+                runs = [new_run("x" * 800, owner=None, session_id=None, variables=None, cache=None, cache_ttl=None) for _ in range(100)]
+                await asyncio.gather(*(store.put_run(run, new=True, events=[(1, "run_started", {"task": run["task"]})]) for run in runs))
+                for run in runs:
+                    run["status"] = "succeeded"
+                await asyncio.gather(*(store.put_run(run, events=[(2, "run_finished", {"output": "y" * 800})]) for run in runs))
+            return (tmp_path / "smolkernel-serve.sqlite3-wal").stat().st_size
+        finally:
+            await store.close()
+
+    wal = asyncio.run(scenario())
+    assert wal < 8 * 2**20, f"the WAL grew to {wal / 2**20:.1f} MiB"  # a checkpoint every 1000 pages (4 MiB) lets it start over
