@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -32,23 +33,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_serve import _clients  # noqa: E402  (one client loop for both serve benchmarks: a lean keep-alive connection per client)
 from loopback_process import LoopbackProcess  # noqa: E402
 from serve_process import ServeProcess  # noqa: E402
-
-TOOLS = '''\
-import time
-
-from smolkernel.tools import tool
-
-
-@tool
-def wait(seconds: float) -> str:
-    """Wait a while.
-
-    Args:
-        seconds: how long
-    """
-    time.sleep(seconds)
-    return f"waited {seconds}"
-'''
 
 SPEC = """\
 kind: toolcalling
@@ -80,7 +64,7 @@ def main(argv: list[str] | None = None) -> list[tuple]:
     rows = []
     with LoopbackProcess("serve_agents:loopback_reply", args.latency, model_id="gpt-4o-mini", path=(str(ROOT / "tests" / "serve"),)) as llm, \
             distributed.LocalCluster(n_workers=2, threads_per_worker=args.clients, processes=True, dashboard_address=None, silence_logs=50) as cluster:
-        (tmp / "tools.py").write_text(TOOLS)
+        shutil.copy(ROOT / "tests" / "serve" / "wait_tool.py", tmp / "tools.py")  # the tool the serve tests use
         (tmp / "agent.yaml").write_text(SPEC.format(api_base=llm.api_base))
         common = ("--concurrency", str(args.clients), "--queue-size", str(args.runs))
         for name, extra in (("serve, runs in the server (reference)", ()), ("serve --dask, 2 worker processes", ("--dask", cluster.scheduler_address))):

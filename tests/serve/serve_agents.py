@@ -11,22 +11,11 @@ uses an OpenAIServerModel against it instead.
 from __future__ import annotations
 
 import os
-import time
 
 from smolkernel import ToolCallingAgent
 from smolkernel.models import ChatMessage, ScriptedModel, TokenUsage
-from smolkernel.tools import tool
 
-
-@tool
-def wait(seconds: float) -> str:
-    """Wait a while.
-
-    Args:
-        seconds: how long
-    """
-    time.sleep(seconds)
-    return f"waited {seconds}"
+from wait_tool import wait  # in a file of its own: bench_serve_dask ships it to Dask workers
 
 
 def _task(messages) -> str:
