@@ -271,14 +271,13 @@ def _tracer() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def _otel() -> tuple[Any, Any, Any, Any] | None:
-    """(``get_tracer_provider``, the API's placeholder provider class, ``SpanKind``, the ``opentelemetry.trace`` module), or None without the API."""
+def _otel() -> tuple[Any, Any, Any] | None:
+    """(the ``opentelemetry.trace`` module, its placeholder provider class, ``SpanKind``), or None without the API."""
     try:
         from opentelemetry import trace
-        from opentelemetry.trace import ProxyTracerProvider, SpanKind, get_tracer_provider
     except ImportError:
         return None
-    return get_tracer_provider, ProxyTracerProvider, SpanKind, trace
+    return trace, trace.ProxyTracerProvider, trace.SpanKind
 
 
 def _span(name: str, attributes: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
@@ -297,7 +296,8 @@ _NO_SPAN = contextlib.nullcontext()
 
 @contextlib.contextmanager
 def _recording_span(name: str, attributes: dict[str, Any]) -> Iterator[Any]:
-    kind = _otel()[2].CLIENT if attributes.get("gen_ai.operation.name") == "chat" else _otel()[2].INTERNAL
+    span_kind = _otel()[2]
+    kind = span_kind.CLIENT if attributes.get("gen_ai.operation.name") == "chat" else span_kind.INTERNAL
     # Exceptions are recorded by the callers, which know which ones are failures.
     with _tracer().start_as_current_span(name, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False) as span:
         yield span
@@ -308,7 +308,7 @@ def _tracing_installed() -> bool:
     otel = _otel()
     if otel is None:
         return False
-    trace = otel[3]
+    trace = otel[0]
     # The provider set by ``set_tracer_provider``. Asking ``get_tracer_provider()``
     # reads the environment on every call while none is set: several times per
     # step. When the API has no such attribute any more, ask it.

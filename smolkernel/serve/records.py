@@ -7,8 +7,8 @@ the API agree on one shape.
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import time
 from typing import Any
 

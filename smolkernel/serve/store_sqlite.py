@@ -64,7 +64,7 @@ class EmbeddedStore(Store):
         self.folder = Path(folder)
         self.path = self.folder / "smolkernel-serve.sqlite3"
         self._db: sqlite3.Connection | None = None
-        self._writer_db: sqlite3.Connection | None = None
+        """The one connection: reads and group commits alike run in the event loop."""
         self._lock_file: Any = None
         self._waiters: dict[str, asyncio.Event] = {}
         self._cancels: set[str] = set()
@@ -81,20 +81,18 @@ class EmbeddedStore(Store):
             raise ConfigurationError(
                 f"another smolkernel server uses {self.folder}; give this one another --data-dir, or share runs through --redis"
             ) from None
-        self._writer_db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._writer_db.execute("pragma journal_mode=wal")
-        self._writer_db.execute("pragma synchronous=normal")
-        self._writer_db.execute(f"pragma wal_autocheckpoint={CHECKPOINT_PAGES}")
-        self._writer_db.executescript(_SCHEMA)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("pragma journal_mode=wal")
+        self._db.execute("pragma synchronous=normal")
+        self._db.execute(f"pragma wal_autocheckpoint={CHECKPOINT_PAGES}")
+        self._db.executescript(_SCHEMA)
         self._cancels = {row[0] for row in self._db.execute("select run_id from cancels")}
 
     async def close(self) -> None:
         self._commit_pending()  # the writes of this loop pass
-        for db in (self._db, self._writer_db):
-            if db is not None:
-                db.close()
-        self._db = self._writer_db = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -119,7 +117,7 @@ class EmbeddedStore(Store):
         pending, self._pending = self._pending, []
         if not pending:
             return
-        if self._writer_db is None:
+        if self._db is None:
             errors: list[Exception | None] = [RuntimeError("the store is closed")] * len(pending)
         else:
             errors = self._commit_group([statements for statements, _ in pending])
@@ -148,7 +146,7 @@ class EmbeddedStore(Store):
         return errors
 
     def _transaction(self, statements: list[Statement]) -> None:
-        db = self._writer_db
+        db = self._db
         if db is None:
             raise RuntimeError("the store is closed")
         db.execute("begin")
