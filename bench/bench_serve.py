@@ -16,6 +16,13 @@ Figures:
 * added latency p50/p99: what a client waits minus the run's ideal model time
   (2 x 100 ms), i.e. queueing, HTTP, the store, the agent loop and the model
   client's own CPU time;
+* added over the server's time p50/p99: what a client waits minus the time
+  the LLM server took to answer the run's calls, as it measured each (from
+  reading the request to writing the answer; ``LoopbackProcess.server_times``).
+  This is "run duration minus model time" with the model time as a provider
+  reports it: the model's own latency and the stand-in server's waits are
+  out; everything on the client's side of the socket (the service, the
+  agent, the model client, the kernel's TCP work) is in;
 * outside-steps latency p50/p99: what a client waits minus the durations of
   the run's steps as the agent measured them (model calls included, so the
   model client's CPU is not counted): the service's own share;
@@ -23,8 +30,11 @@ Figures:
 * server CPU per run: the serve process's user + system CPU time over the
   measured runs, divided by their number (Linux).
 
-Two references explain the figures: the in-process agents (what the agents
-cost without a service), and the same HTTP clients against a trivial
+Three references explain the figures: the model calls alone (two in a row
+per run, from the lean client straight to the LLM server: what this harness
+adds with no agent and no service, the floor of the "added" column); the
+in-process agents (what the agents cost without a service); and the same
+HTTP clients against a trivial
 endpoint served by uvicorn + FastAPI in its own process, which sleeps the
 model time and answers (what the clients and the HTTP stack cost without
 agents or a store); a third row drives that endpoint through one httpx pool
@@ -45,6 +55,7 @@ import argparse
 import asyncio
 import math
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -104,9 +115,23 @@ class _HttpxPool:
         await self.http.aclose()
 
 
+Timed = dict[str, tuple[float, float]]
+"""Per run, by task: (what the client waited, the sum of the run's step durations) in seconds."""
+
+_passes = iter(range(1, 1_000_000))
+
+
+def _task(number: int, index: int) -> str:
+    """The task of run ``index`` of pass ``number``: unique in the benchmark, so the LLM server's times can be matched to it."""
+    return f"bench {number}.{index}"
+
+
+_TASK = re.compile(r"bench (\d+\.\d+)")
+
+
 async def _clients(
-    url: str, runs: int, clients: int, model_time: float, server_pid: int | None = None, *, httpx_pool: bool = False
-) -> tuple[float, list[float], list[float], int, float]:
+    url: str, runs: int, clients: int, server_pid: int | None = None, *, httpx_pool: bool = False
+) -> tuple[float, Timed, int, float]:
     """Drive ``runs`` runs from ``clients`` clients; also returns the server's CPU seconds per run (NaN without ``server_pid``).
 
     Each client has its own keep-alive connection and speaks HTTP/1.1 through
@@ -116,18 +141,19 @@ async def _clients(
     """
     from smolkernel.models._fast_http import FastJSONClient, HTTPConnectError, HTTPReadTimeout, HTTPStatusError, MalformedReply
 
-    latencies: list[float] = []
-    outside: list[float] = []
+    timed: Timed = {}
     reasons: list[str] = []
     failures = 0
     todo = iter(range(runs))
+    number = next(_passes)
 
     async def client(http: FastJSONClient) -> None:
         nonlocal failures
         for index in todo:
+            task = _task(number, index)
             began = time.perf_counter()
             try:
-                body = await http.post_json("/v1/runs", {"task": f"bench {index}", "wait": True})
+                body = await http.post_json("/v1/runs", {"task": task, "wait": True})
             except (HTTPConnectError, HTTPReadTimeout, MalformedReply, HTTPStatusError) as exc:
                 failures += 1
                 reasons.append(f"{type(exc).__name__}: {exc}")
@@ -137,8 +163,7 @@ async def _clients(
                 failures += 1
                 reasons.append(f"{body.get('status')}: {body.get('error') or body.get('detail')}")
                 continue
-            latencies.append(elapsed - model_time)
-            outside.append(elapsed - sum(step["duration"] for step in body["steps"]))
+            timed[task] = (elapsed, sum(step["duration"] for step in body["steps"]))
 
     https: list[Any] = [_HttpxPool(url, clients)] * clients if httpx_pool else [FastJSONClient(url, timeout=120, max_idle=1) for _ in range(clients)]
     try:
@@ -150,7 +175,7 @@ async def _clients(
         await asyncio.gather(*(http.aclose() for http in set(https)))
     for reason in sorted(set(reasons))[:5]:
         print(f"  failed run: {reason}", file=sys.stderr)
-    return wall, latencies, outside, failures, cpu / runs
+    return wall, timed, failures, cpu / runs
 
 
 async def _cache_hits(url: str, count: int) -> list[float]:
@@ -171,39 +196,76 @@ async def _cache_hits(url: str, count: int) -> list[float]:
     return times
 
 
-async def _in_process(runs: int, clients: int, model_time: float) -> tuple[float, list[float], list[float]]:
+async def _in_process(runs: int, clients: int) -> tuple[float, Timed, int, float]:
     from serve_agents import loopback_agent
 
-    latencies: list[float] = []
-    outside: list[float] = []
+    timed: Timed = {}
     todo = iter(range(runs))
+    number = next(_passes)
 
     async def worker() -> None:
         for index in todo:
+            task = _task(number, index)
             began = time.perf_counter()
-            result = await loopback_agent().arun(f"bench {index}")
+            result = await loopback_agent().arun(task)
             assert result.success, result.error
-            elapsed = time.perf_counter() - began
-            latencies.append(elapsed - model_time)
-            outside.append(elapsed - sum(step.duration for step in result.steps))
+            timed[task] = (time.perf_counter() - began, sum(step.duration for step in result.steps))
 
     await loopback_agent().arun("warm up")
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
-    return time.perf_counter() - began, latencies, outside
+    return time.perf_counter() - began, timed, 0, float("nan")
 
 
-def _repeat(times: int, measure: Any) -> tuple[float, list[float], list[float], int, float]:
-    """Call ``measure()`` (one pass of all the runs) ``times`` times: the median wall time, latencies pooled, failures summed, CPU averaged."""
+async def _model_calls(url: str, runs: int, clients: int) -> tuple[float, Timed, int, float]:
+    """The harness floor: per run, two chat calls in a row from the lean client straight to the LLM server (no agent, no service)."""
+    from smolkernel.models._fast_http import FastJSONClient
+
+    timed: Timed = {}
+    todo = iter(range(runs))
+    number = next(_passes)
+
+    async def client(http: FastJSONClient) -> None:
+        for index in todo:
+            task = _task(number, index)
+            messages = [{"role": "user", "content": task}]
+            began = time.perf_counter()
+            await http.post_json("/chat/completions", {"model": "gpt-4o-mini", "messages": messages})
+            messages.append({"role": "tool", "tool_call_id": "call_0", "content": "waited"})
+            await http.post_json("/chat/completions", {"model": "gpt-4o-mini", "messages": messages})
+            elapsed = time.perf_counter() - began
+            timed[task] = (elapsed, elapsed)  # no steps: all of it is model calls
+
+    https = [FastJSONClient(url, timeout=120, max_idle=1) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(http.post_json("/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "warm up"}]}) for http in https))
+        began = time.perf_counter()
+        await asyncio.gather(*(client(http) for http in https))
+        return time.perf_counter() - began, timed, 0, float("nan")
+    finally:
+        await asyncio.gather(*(http.aclose() for http in https))
+
+
+def _repeat(times: int, measure: Any) -> tuple[float, Timed, int, float]:
+    """Call ``measure()`` (one pass of all the runs) ``times`` times: the median wall time, runs pooled, failures summed, CPU averaged."""
     passes = [measure() for _ in range(times)]
-    passes = [(*result, 0, float("nan"))[:5] for result in passes]  # in-process passes have no failures or server CPU
     return (
         statistics.median(result[0] for result in passes),
-        [value for result in passes for value in result[1]],
-        [value for result in passes for value in result[2]],
-        sum(result[3] for result in passes),
-        statistics.fmean(result[4] for result in passes),
+        {task: value for result in passes for task, value in result[1].items()},
+        sum(result[2] for result in passes),
+        statistics.fmean(result[3] for result in passes),
     )
+
+
+def _server_time(llm: LoopbackProcess) -> dict[str, float]:
+    """The LLM server's answering time per run since the last call, summed over the run's calls (by task)."""
+    spent: dict[str, float] = {}
+    for text, seconds in llm.server_times():
+        found = _TASK.search(text)
+        if found:
+            task = f"bench {found.group(1)}"
+            spent[task] = spent.get(task, 0.0) + seconds
+    return spent
 
 
 def trivial_app() -> Any:
@@ -243,9 +305,15 @@ def _trivial_server(port: int, latency: float, log: Path) -> subprocess.Popen:
             time.sleep(0.1)
 
 
-def _row(name: str, runs: int, wall: float, added: list[float], outside: list[float], ideal: float, failures: int = 0, cpu: float = float("nan")) -> tuple:
+def _row(name: str, runs: int, measured: tuple[float, Timed, int, float], llm: LoopbackProcess, model_time: float, ideal: float) -> tuple:
+    """One table row; reads the LLM server's times for the row's runs (so call it right after measuring them)."""
+    wall, timed, failures, cpu = measured
+    spent = _server_time(llm)
     throughput = runs / wall
-    ms = [_pct(values, q) * 1000 for values in (added, outside) for q in (0.5, 0.99)]
+    added = [elapsed - model_time for elapsed, _ in timed.values()]
+    over_server = [elapsed - spent[task] for task, (elapsed, _) in timed.items() if task in spent]
+    outside = [elapsed - steps for elapsed, steps in timed.values()]
+    ms = [_pct(values, q) * 1000 if values else float("nan") for values in (added, over_server, outside) for q in (0.5, 0.99)]
     return (name, throughput, throughput / ideal, *ms, failures, cpu * 1000)
 
 
@@ -264,15 +332,19 @@ def main(argv: list[str] | None = None) -> list[tuple]:
     redis = None
     with LoopbackProcess("serve_agents:loopback_reply", args.latency, model_id="gpt-4o-mini", path=(str(ROOT / "tests" / "serve"),)) as llm:
         os.environ["SERVE_TEST_LLM"] = llm.api_base
-        wall, added, outside, _, _ = _repeat(args.repeat, lambda: asyncio.run(_in_process(args.runs, args.clients, model_time)))
-        rows.append(_row("in-process agents (reference, no service)", args.runs, wall, added, outside, ideal))
+
+        def row(name: str, measured: tuple[float, Timed, int, float]) -> None:
+            rows.append(_row(name, args.runs, measured, llm, model_time, ideal))
+
+        llm.server_times()  # the warm-up's
+        row("model calls alone (harness floor)", _repeat(args.repeat, lambda: asyncio.run(_model_calls(llm.api_base, args.runs, args.clients))))
+        row("in-process agents (reference, no service)", _repeat(args.repeat, lambda: asyncio.run(_in_process(args.runs, args.clients))))
         port = free_port()
         trivial = _trivial_server(port, args.latency, tmp / "trivial.log")
         try:
-            result = _repeat(args.repeat, lambda: asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid)))
-            rows.append(_row("HTTP clients -> trivial endpoint (reference)", args.runs, *result[:3], ideal, *result[3:]))
-            result = asyncio.run(_clients(f"http://127.0.0.1:{port}", args.runs, args.clients, model_time, trivial.pid, httpx_pool=True))
-            rows.append(_row("same, one httpx pool as clients (reference)", args.runs, *result[:3], ideal, *result[3:]))
+            url = f"http://127.0.0.1:{port}"
+            row("HTTP clients -> trivial endpoint (reference)", _repeat(args.repeat, lambda: asyncio.run(_clients(url, args.runs, args.clients, trivial.pid))))
+            row("same, one httpx pool as clients (reference)", asyncio.run(_clients(url, args.runs, args.clients, trivial.pid, httpx_pool=True)))
         finally:
             trivial.terminate()
             trivial.wait(timeout=20)
@@ -289,8 +361,8 @@ def main(argv: list[str] | None = None) -> list[tuple]:
                     args=("--concurrency", str(args.clients), "--queue-size", str(args.runs)),
                 ).start()
                 try:
-                    result = _repeat(args.repeat, lambda: asyncio.run(_clients(server.url, args.runs, args.clients, model_time, server.proc.pid)))
-                    rows.append(_row(name, args.runs, *result[:3], ideal, *result[3:]))
+                    llm.server_times()  # the warm-up's
+                    row(name, _repeat(args.repeat, lambda: asyncio.run(_clients(server.url, args.runs, args.clients, server.proc.pid))))
                     if redis_url is None:
                         cache_times = asyncio.run(_cache_hits(server.url, args.cache_hits))
                 finally:
@@ -300,11 +372,12 @@ def main(argv: list[str] | None = None) -> list[tuple]:
                 redis.stop()
     print(f"\n{args.runs} runs, {args.clients} clients, 2 steps x {args.latency * 1000:.0f} ms model latency; ideal {ideal:.0f} runs/s")
     print(f"each row: the median of {args.repeat} passes of {args.runs} runs (latency percentiles over all passes)")
-    print(f"{'':44} {'runs/s':>8} {'of ideal':>9} {'added p50':>10} {'p99':>8} {'outside steps p50':>18} {'p99':>8} {'failed':>7} {'server CPU/run':>15}")
-    for name, throughput, ratio, p50, p99, o50, o99, failures, cpu in rows:
+    print(f"{'':44} {'runs/s':>8} {'of ideal':>9} {'added p50':>10} {'p99':>7} {'over server p50':>16} {'p99':>7} {'outside steps p50':>18} {'p99':>7} {'failed':>7} {'server CPU/run':>15}")
+    for name, throughput, ratio, p50, p99, s50, s99, o50, o99, failures, cpu in rows:
         cpu_text = "-" if math.isnan(cpu) else f"{cpu:.2f} ms"
-        print(f"{name:44} {throughput:8.1f} {ratio:9.0%} {p50:10.1f} {p99:8.1f} {o50:18.1f} {o99:8.1f} {failures:7d} {cpu_text:>15}")
-    print("added = client latency - 2 x model latency (ms); outside steps = client latency - the run's step durations (ms)")
+        print(f"{name:44} {throughput:8.1f} {ratio:9.0%} {p50:10.1f} {p99:7.1f} {s50:16.1f} {s99:7.1f} {o50:18.1f} {o99:7.1f} {failures:7d} {cpu_text:>15}")
+    print("added = client latency - 2 x model latency (ms); over server = client latency - the LLM server's time answering the run's calls (ms);")
+    print("outside steps = client latency - the run's step durations (ms)")
     print("server CPU/run = CPU time of the serving process (serve or the trivial endpoint) per run")
     if cache_times:
         print(f"cache hit (embedded store): p50 {_pct(cache_times, 0.5) * 1000:.1f} ms, p99 {_pct(cache_times, 0.99) * 1000:.1f} ms over {len(cache_times)} requests")

@@ -70,11 +70,12 @@ def main(argv: list[str] | None = None) -> list[tuple]:
         for name, extra in (("serve, runs in the server (reference)", ()), ("serve --dask, 2 worker processes", ("--dask", cluster.scheduler_address))):
             server = ServeProcess(tmp, agent=str(tmp / "agent.yaml"), args=(*common, *extra)).start()
             try:
-                asyncio.run(_clients(server.url, args.clients * 2, args.clients, model_time))  # warm every worker's imports
-                wall, added, _, failures, _ = asyncio.run(_clients(server.url, args.runs, args.clients, model_time))
+                asyncio.run(_clients(server.url, args.clients * 2, args.clients))  # warm every worker's imports
+                wall, timed, failures, _ = asyncio.run(_clients(server.url, args.runs, args.clients))
             finally:
                 server.stop()
             throughput = args.runs / wall
+            added = [elapsed - model_time for elapsed, _ in timed.values()]
             rows.append((name, throughput, throughput / ideal, _pct(added, 0.5) * 1000, _pct(added, 0.99) * 1000, failures))
     print(f"\n{args.runs} runs, {args.clients} clients, 2 steps x {args.latency * 1000:.0f} ms model latency; ideal {ideal:.0f} runs/s")
     print(f"{'':40} {'runs/s':>8} {'of ideal':>9} {'added p50':>10} {'p99':>8} {'failed':>7}")

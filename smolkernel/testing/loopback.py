@@ -32,8 +32,9 @@ closes), ``"malformed"`` (a 200 reply whose JSON is cut short), any integer
 HTTP status, or ``None`` (serve this request normally). Give them as
 ``faults=[...]`` or with :meth:`LoopbackLLMServer.inject_fault`.
 
-Every request received (method, path, headers, JSON body) is recorded in
-``server.requests``, so tests can assert what their code sent.
+Every request received (method, path, headers, JSON body, and when it came
+and was answered) is recorded in ``server.requests``, so tests can assert what
+their code sent, and benchmarks can tell the server's time from their own.
 """
 
 from __future__ import annotations
@@ -75,6 +76,15 @@ class RecordedRequest:
     """The decoded JSON body (``None`` for GET or a body that is not JSON)."""
     fault: Fault = None
     """The fault injected into this request, if any."""
+    received: float = 0.0
+    """When the server began handling it (``time.time()``, its headers read)."""
+    answered: float | None = None
+    """When its answer was written (``time.time()``); ``None`` while pending or when it got none."""
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the server took to answer, as a provider reports its processing time; ``None`` when unanswered."""
+        return None if self.answered is None else self.answered - self.received
 
     @property
     def messages(self) -> list[dict]:
@@ -310,14 +320,17 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.owner
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.owner._record(RecordedRequest("GET", self.path, self._headers_dict()))
+        request = RecordedRequest("GET", self.path, self._headers_dict(), received=time.time())
+        self.owner._record(request)
         if self.path.rstrip("/") in _MODELS_PATHS:
             data = [{"id": self.owner.model_id, "object": "model", "created": 0, "owned_by": "smolkernel"}]
             self._send_json(200, {"object": "list", "data": data})
         else:
             self._send_error(404, f"no route for GET {self.path}", "not_found")
+        request.answered = time.time()
 
     def do_POST(self) -> None:  # noqa: N802
+        received = time.time()
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw) if raw else {}
@@ -325,17 +338,22 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         is_chat = self.path.rstrip("/") in _CHAT_PATHS
         fault = self.owner._next_fault() if is_chat else None
-        self.owner._record(RecordedRequest("POST", self.path, self._headers_dict(), body, fault))
+        request = RecordedRequest("POST", self.path, self._headers_dict(), body, fault, received=received)
+        self.owner._record(request)
         if not is_chat:
             self._send_error(404, f"no route for POST {self.path}", "not_found")
         elif not isinstance(body, dict):
             self._send_error(400, "the request body is not a JSON object", "invalid_request_error")
         elif not self.owner._wait(self.owner.latency):
             self.close_connection = True
+            return
         elif fault is not None:
             self._send_fault(fault, bool(body.get("stream")))
+            if fault == "hang":
+                return  # no answer
         else:
             self._answer(body)
+        request.answered = time.time()
 
     def _answer(self, body: dict) -> None:
         try:

@@ -156,6 +156,19 @@ def test_latency_delays_the_reply():
     assert time.monotonic() - started >= 0.3
 
 
+def test_requests_record_when_they_came_and_were_answered():
+    with LoopbackLLMServer(["ok"], latency=0.2, faults=[None, "hang"], hang_seconds=0.1) as server:
+        before = time.time()
+        post(server, {"messages": MESSAGES})
+        after = time.time()
+        with pytest.raises(OSError):  # the hang ends with the connection closed, unanswered
+            post(server, {"messages": MESSAGES}, timeout=2)
+    answered, hung = server.chat_requests
+    assert before <= answered.received <= answered.answered <= after
+    assert 0.2 <= answered.seconds <= after - before
+    assert hung.received >= after and hung.answered is None and hung.seconds is None
+
+
 async def test_async_context_manager():
     async with LoopbackLLMServer(["ok"]) as server:
         assert server.api_base.startswith("http://127.0.0.1:") and server.api_base.endswith("/v1")
