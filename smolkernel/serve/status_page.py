@@ -1,5 +1,7 @@
 """The HTML status page at ``/``: runs in flight, recent runs, tokens, cost, errors.
 
+With ``--dask`` it also names the scheduler the runs go to and its workers.
+
 A static page whose script polls ``/v1/status`` every two seconds; when the
 server needs a key, the page asks for it once and keeps it for the tab.
 """
@@ -40,7 +42,8 @@ async function refresh() {
   $("totals").innerHTML = "";
   for (const [label, value] of [["runs", t.runs], ["succeeded", t.succeeded], ["errors", t.failed], ["cancelled", t.cancelled],
        ["tokens in", t.input_tokens], ["tokens out", t.output_tokens], ["cost", money(t.cost)],
-       ["running here", s.load.running + "/" + s.load.concurrency], ["queued here", s.load.queued]]) {
+       ["running here", s.load.running + "/" + s.load.concurrency], ["queued here", s.load.queued],
+       ...(s.load.dask ? [["dask", s.load.dask + " (" + (s.load.dask_workers ?? "?") + " workers)"]] : [])]) {
     const span = document.createElement("span"); span.dataset.total = label; span.textContent = label + ": " + value; $("totals").appendChild(span); }
   fill("in-flight", s.in_flight, [r => cell(r.run_id.slice(-8)), r => cell(r.status, r.status), r => cell(r.task.slice(0, 120))]);
   fill("recent", s.recent, [r => cell(r.run_id.slice(-8)), r => cell(r.status + (r.cached ? " (cached)" : ""), r.status),

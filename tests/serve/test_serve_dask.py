@@ -137,6 +137,18 @@ def test_runs_execute_on_the_workers_and_stream_their_steps(dask_server):
         assert health["dask"] == client.scheduler.address and health["dask_workers"] == 2
 
 
+@pytest.mark.browser
+def test_status_page_names_the_scheduler_and_its_workers(chromium, dask_server):
+    server, client = dask_server
+    page = chromium.new_page()
+    try:
+        page.goto(f"{server.url}/", timeout=30_000)
+        page.wait_for_selector("[data-total='dask']", timeout=15_000)
+        assert page.locator("[data-total='dask']").inner_text() == f"dask: {client.scheduler.address} (2 workers)"
+    finally:
+        page.close()
+
+
 def test_queue_bound_and_cancel_stop_the_run_on_its_worker(dask_server):
     server, client = dask_server
     with server.client() as http:

@@ -1,23 +1,17 @@
 """The status page at ``/`` and the event stream, in a real headless Chromium.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``; never a
-downloaded browser). The page's script reads ``/v1/status``; the browser's own
-``EventSource`` reads a run's events. Skipped locally when Chromium or
+downloaded browser; the ``chromium`` fixture is in conftest). The page's
+script reads ``/v1/status``; the browser's own ``EventSource`` reads a run's
+events. Skipped locally when Chromium or
 Playwright is missing; in CI (``CI=true``) that is a failure instead.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
-import needs
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 COLLECT_EVENTS = """(runId) => new Promise((resolve, reject) => {
   const seen = [];
@@ -30,20 +24,6 @@ COLLECT_EVENTS = """(runId) => new Promise((resolve, reject) => {
   }
   setTimeout(() => { source.close(); reject(new Error("no run_finished; saw " + JSON.stringify(seen))); }, 20000);
 })"""
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.access(CHROMIUM, os.X_OK):
-        needs.missing(f"the status page test needs {CHROMIUM} (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        needs.missing("the status page test needs playwright (pip install playwright)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_status_page_shows_recent_runs_cost_and_errors(chromium, client, embedded_server, tmp_path):
