@@ -19,11 +19,13 @@ client reconnects on the next call.
 Writes are pipelined: the run records, events, sessions and cached results
 written during one pass of the event loop (by every run at once) go to Redis
 in one round trip, and each writer's call returns once Redis has answered
-it, so what a call has written is stored when it returns. The pipeline is not
-a MULTI/EXEC transaction (that doubled the replies to parse, about a tenth of
-the server's CPU per run): every write can be sent again after a lost
+it, so what a call has written is stored when it returns. A run's record and
+events are written by one Lua script call (``SAVE_RUN``) instead of a command
+each: the client's work per command (packing it, parsing its reply) was most
+of this store's CPU. The pipeline is not a MULTI/EXEC transaction (that
+doubled the replies to parse): every write can be sent again after a lost
 connection. SET, HSET, HDEL and EXPIRE are idempotent, a run's events have
-fixed stream ids (an event already added is not added twice), and
+fixed stream ids (the script adds only those above the stream's last), and
 ``recent_runs`` drops the duplicate id a repeated LPUSH leaves.
 """
 
@@ -50,9 +52,41 @@ MAX_CONNECTIONS = 512
 """Connections to Redis per server process (commands wait for one beyond that)."""
 
 
-def _already_added(error: Exception) -> bool:
-    """True for XADD's refusal of an event id the stream has: the event was added by an earlier try of this write."""
-    return "equal or smaller than the target stream top item" in str(error)
+SAVE_RUN = b"""
+-- KEYS: run, active, events, recent.  ARGV: has_run, run_id, text, active ("1": queued or running),
+-- instance, ttl, new ("1": list it in recent), kept, then (number, type, data) per event.
+local events = KEYS[3]
+local top = 0
+local last = redis.call('XREVRANGE', events, '+', '-', 'COUNT', 1)
+if #last > 0 then top = tonumber(string.match(last[1][1], '^(%d+)')) end
+for i = 9, #ARGV, 3 do
+  local number = tonumber(ARGV[i])
+  if number > top then
+    redis.call('XADD', events, number .. '-1', 'type', ARGV[i + 1], 'data', ARGV[i + 2])
+    top = number
+  end
+end
+if ARGV[1] == '1' then
+  if ARGV[4] == '1' then
+    redis.call('SET', KEYS[1], ARGV[3])
+    redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
+  else
+    redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[6])
+    redis.call('HDEL', KEYS[2], ARGV[2])
+    redis.call('EXPIRE', events, ARGV[6])
+  end
+  if ARGV[7] == '1' then
+    redis.call('LPUSH', KEYS[4], ARGV[2])
+    redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[8]) - 1)
+  end
+end
+return top
+"""
+"""Saves a run's record (unless ``has_run`` is "0") and appends its events, skipping events already in the stream.
+
+Sent with EVAL (Redis keeps the compiled script by its hash), so nothing
+needs loading again after Redis restarts.
+"""
 
 
 def _guard(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -144,7 +178,7 @@ class RedisStore(Store):
         task.add_done_callback(self._flushing.discard)
 
     async def _flush(self) -> None:
-        """Send every pending write in one MULTI/EXEC; an error in one caller's commands fails only that caller."""
+        """Send every pending write in one round trip (a pipeline, not a transaction); an error in one caller's commands fails only that caller."""
         pending, self._pending = self._pending, []
         try:
             pipe = self.r.pipeline(transaction=False)  # see the module's docs
@@ -166,7 +200,7 @@ class RedisStore(Store):
         for (start, end), (_, future) in zip(spans, pending):
             if future.done():
                 continue
-            error = next((r for r in replies[start:end] if isinstance(r, Exception) and not _already_added(r)), None)
+            error = next((r for r in replies[start:end] if isinstance(r, Exception)), None)
             if error is None:
                 future.set_result(replies[start:end])
             else:
@@ -193,23 +227,18 @@ class RedisStore(Store):
         return bool((await self._write(build))[-1])
 
     def _run_writer(self, run: dict[str, Any], new: bool, events: list[Event]) -> Callable[[Any], None]:
-        """What saves ``run`` (and appends ``events``) in a pipeline."""
-        run_id, text = run["run_id"], dumps(run)
-        add_events = self._events_writer(run_id, events)
+        """What saves ``run`` and appends ``events`` in a pipeline: one script call."""
+        run_id = run["run_id"]
+        run_args = ("1", run_id, dumps(run), "1" if run["status"] in ACTIVE_STATUSES else "0", run.get("instance") or "",
+                    FINISHED_RUN_TTL, "1" if new else "0", RECENT_KEPT)
+        return self._script_call(run_id, run_args, events, self._k("recent", run.get("owner") or "-"))
+
+    def _script_call(self, run_id: str, run_args: tuple[Any, ...], events: list[Event], recent: str = "") -> Callable[[Any], None]:
+        keys = (self._k("run", run_id), self._k("active"), self._k("events", run_id), recent or self._k("recent", "-"))
+        args = [*run_args, *(value for number, kind, data in events for value in (number, kind, dumps(data)))]
 
         def build(pipe: Any) -> None:
-            add_events(pipe)
-            if run["status"] in ACTIVE_STATUSES:
-                pipe.set(self._k("run", run_id), text)
-                pipe.hset(self._k("active"), run_id, run.get("instance") or "")
-            else:
-                pipe.set(self._k("run", run_id), text, ex=FINISHED_RUN_TTL)
-                pipe.hdel(self._k("active"), run_id)
-                pipe.expire(self._k("events", run_id), FINISHED_RUN_TTL)
-            if new:
-                recent = self._k("recent", run.get("owner") or "-")
-                pipe.lpush(recent, run_id)
-                pipe.ltrim(recent, 0, RECENT_KEPT - 1)
+            pipe.eval(SAVE_RUN, len(keys), *keys, *args)
 
         return build
 
@@ -242,15 +271,8 @@ class RedisStore(Store):
         await self._write(self._events_writer(run_id, events))
 
     def _events_writer(self, run_id: str, events: list[Event]) -> Callable[[Any], None]:
-        """What adds ``events`` to the run's stream in a pipeline."""
-        key = self._k("events", run_id)
-        entries = [(f"{number}-1", {"type": kind, "data": dumps(data)}) for number, kind, data in events]
-
-        def build(pipe: Any) -> None:
-            for entry_id, fields in entries:
-                pipe.xadd(key, fields, id=entry_id)
-
-        return build
+        """What adds ``events`` to the run's stream in a pipeline (the script, with no record to save)."""
+        return self._script_call(run_id, ("0", run_id, "", "0", "", 0, "0", 0), events)
 
     @staticmethod
     def _decode(entries: list[Any]) -> list[Event]:
