@@ -150,3 +150,34 @@ def test_writes_sent_again_after_a_lost_reply_change_nothing(redis_server):
     assert [(number, kind) for number, kind, _ in stream] == [(1, "run_started"), (2, "step_started"), (3, "run_finished")]
     assert [r["task"] for r in recent] == ["twice"] and recent[0]["status"] == "succeeded"
     assert active == []
+
+
+def test_commands_are_packed_by_hiredis_into_the_same_bytes():
+    """The store's connections pack commands with hiredis (C); the bytes must be those redis-py's Python packer makes."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from smolkernel.serve.store_redis import SAVE_RUN, RedisStore, _hiredis_packing
+
+    fast, plain = _hiredis_packing(aioredis.Connection)(), aioredis.Connection()
+    commands = [
+        ("SET", "run:1", '{"task": "caf\u00e9"}', "EX", 604800),
+        ("EVAL", SAVE_RUN, 4, "a", "b", "c", "d", "1", "x" * 7000, 0),  # an argument past redis-py's buffer cutoff
+        ("CLIENT SETNAME", "smolkernel"),  # a command name of two words
+        ("XADD", b"events:1", b"3-1", "type", "run_finished", "data", b"\x00\xff"),
+    ]
+    for command in commands:
+        assert b"".join(fast.pack_command(*command)) == b"".join(plain.pack_command(*command))
+    assert fast.pack_command("GET", "k") != [] and type(fast).__name__ == "HiredisPackingConnection"
+
+    async def pool_class():
+        store = RedisStore("redis://127.0.0.1:1/0")  # nothing listens there: start() does not connect
+        await store.start()
+        try:
+            return store.r.connection_pool.connection_class
+        finally:
+            await store.close()
+
+    used = asyncio.run(pool_class())
+    assert issubclass(used, aioredis.Connection) and used.__name__ == "HiredisPackingConnection"
