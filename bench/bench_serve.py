@@ -34,13 +34,12 @@ Three references explain the figures: the model calls alone (two in a row
 per run, from the lean client straight to the LLM server: what this harness
 adds with no agent and no service, the floor of the "added" column); the
 in-process agents (what the agents cost without a service); and the same
-HTTP clients against a trivial
-endpoint served by uvicorn + FastAPI in its own process, which sleeps the
-model time and answers (what the clients and the HTTP stack cost without
-agents or a store); a third row drives that endpoint through one httpx pool
-of 100 connections, this benchmark's first client, whose CPU per request
-(httpcore scans every pooled connection) made it the bottleneck. All
-processes share this machine's cores.
+HTTP clients against a trivial endpoint served by uvicorn + FastAPI in its
+own process, which sleeps the model time and answers (what the clients and
+the HTTP stack cost without agents or a store). One more row drives that
+endpoint through one httpx pool of 100 connections, this benchmark's first
+client, whose CPU per request (httpcore scans every pooled connection) made
+it the bottleneck. All processes share this machine's cores.
 
 Goals (issue 17): >= 80% of ideal throughput, p99 added latency <= 50 ms.
 Each row is measured ``--repeat`` times (3) on the same server: its
