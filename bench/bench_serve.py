@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import math
 import os
 import re
@@ -117,7 +118,7 @@ class _HttpxPool:
 Timed = dict[str, tuple[float, float]]
 """Per run, by task: (what the client waited, the sum of the run's step durations) in seconds."""
 
-_passes = iter(range(1, 1_000_000))
+_passes = itertools.count(1)
 
 
 def _task(number: int, index: int) -> str:

@@ -254,10 +254,11 @@ class RedisStore(Store):
         run_id = run["run_id"]
         run_args = ("1", run_id, dumps(run), "1" if run["status"] in ACTIVE_STATUSES else "0", run.get("instance") or "",
                     FINISHED_RUN_TTL, "1" if new else "0", RECENT_KEPT)
-        return self._script_call(run_id, run_args, events, self._k("recent", run.get("owner") or "-"))
+        return self._script_call(run_id, run_args, events, run.get("owner"))
 
-    def _script_call(self, run_id: str, run_args: tuple[Any, ...], events: list[Event], recent: str = "") -> Callable[[Any], None]:
-        keys = (self._k("run", run_id), self._k("active"), self._k("events", run_id), recent or self._k("recent", "-"))
+    def _script_call(self, run_id: str, run_args: tuple[Any, ...], events: list[Event], owner: str | None = None) -> Callable[[Any], None]:
+        """``SAVE_RUN`` for the run's keys (the owner's recent list is touched only when the record is new)."""
+        keys = (self._k("run", run_id), self._k("active"), self._k("events", run_id), self._k("recent", owner or "-"))
         args = [*run_args, *(value for number, kind, data in events for value in (number, kind, dumps(data)))]
 
         def build(pipe: Any) -> None:

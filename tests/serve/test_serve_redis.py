@@ -169,7 +169,7 @@ def test_commands_are_packed_by_hiredis_into_the_same_bytes():
     ]
     for command in commands:
         assert b"".join(fast.pack_command(*command)) == b"".join(plain.pack_command(*command))
-    assert fast.pack_command("GET", "k") != [] and type(fast).__name__ == "HiredisPackingConnection"
+    assert type(fast).__name__ == "HiredisPackingConnection"
 
     async def pool_class():
         store = RedisStore("redis://127.0.0.1:1/0")  # nothing listens there: start() does not connect
